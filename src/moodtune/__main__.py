@@ -1,0 +1,5 @@
+import sys
+
+from moodtune.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,89 @@
+"""The public API: ``analyze`` an image into faces with emotions and valence/arousal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from moodtune.emotion.affect import valence_arousal
+from moodtune.emotion.classifier import get_classifier
+from moodtune.emotion.labels import CLASSES
+from moodtune.vision.crop import face_crop, whole_image_crop
+from moodtune.vision.decode import ImageInput, load_image
+from moodtune.vision.detect import get_detector
+
+
+@dataclass
+class FaceResult:
+    """One analysed face.
+
+    ``box`` (x, y, w, h) in pixels of the input image (after EXIF rotation);
+    ``probabilities`` maps all 7 class names to floats summing to 1; ``emotion`` is the
+    top class and ``confidence`` its probability; ``valence`` and ``arousal`` lie in [-1, 1].
+    """
+
+    box: tuple[int, int, int, int]
+    probabilities: dict[str, float]
+    emotion: str
+    confidence: float
+    valence: float
+    arousal: float
+    detection_score: float = 1.0
+
+    @classmethod
+    def from_probabilities(cls, box, probs: np.ndarray, detection_score: float = 1.0) -> "FaceResult":
+        probs = np.asarray(probs, dtype=np.float64)
+        top = int(np.argmax(probs))
+        v, a = valence_arousal(probs)
+        return cls(
+            box=tuple(int(b) for b in box),
+            probabilities={c: float(p) for c, p in zip(CLASSES, probs)},
+            emotion=CLASSES[top],
+            confidence=float(probs[top]),
+            valence=float(v),
+            arousal=float(a),
+            detection_score=float(detection_score),
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict in the CLI/HTTP shape (rounded floats, box as a list)."""
+        d = asdict(self)
+        d["box"] = list(self.box)
+        d["probabilities"] = {k: round(v, 4) for k, v in self.probabilities.items()}
+        for k in ("confidence", "valence", "arousal", "detection_score"):
+            d[k] = round(d[k], 4)
+        return d
+
+
+def analyze(image: ImageInput, detector: str | None = None, face_crop_input: bool = False, model: str | None = None) -> list[FaceResult]:
+    """Find the faces in ``image`` and classify each one's expression.
+
+    ``image``: a path, encoded bytes, or a numpy array (gray or BGR).
+    ``detector``: a name from ``moodtune.vision.detect.detector_names()`` (default BlazeFace).
+    ``face_crop_input``: the image already is one face crop (like FER2013); skip detection.
+    ``model``: path of an ONNX emotion model (default: the shipped one).
+    Returns one ``FaceResult`` per face, largest first; an empty list when no face is found.
+    Raises ``MoodtuneError`` for unusable input.
+    """
+    bgr = load_image(image)
+    return analyze_frame(bgr, detector=detector, face_crop_input=face_crop_input, model=model)
+
+
+def analyze_frame(bgr: np.ndarray, detector: str | None = None, face_crop_input: bool = False, model: str | None = None) -> list[FaceResult]:
+    """``analyze`` for an already-decoded (H, W, 3) BGR uint8 frame (video, webcam)."""
+    clf = get_classifier(model)
+    size = clf.input_size
+    if face_crop_input:
+        h, w = bgr.shape[:2]
+        probs = clf.predict(whole_image_crop(bgr, size)[None])[0]
+        return [FaceResult.from_probabilities((0, 0, w, h), probs)]
+    detections = get_detector(detector).detect(bgr)
+    if not detections:
+        return []
+    detections = sorted(detections, key=lambda d: -(d.box[2] * d.box[3]))
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    crops = np.stack([face_crop(gray, d.box, size) for d in detections])
+    probs = clf.predict(crops)
+    return [FaceResult.from_probabilities(d.box, p, d.score) for d, p in zip(detections, probs)]

@@ -1,0 +1,1 @@
+"""User-facing layers over the public API: the command line and the web server."""

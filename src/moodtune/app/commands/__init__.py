@@ -1,0 +1,1 @@
+"""One module per ``moodtune`` sub-command (see ``moodtune.app.cli.COMMANDS``)."""

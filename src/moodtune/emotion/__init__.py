@@ -1,0 +1,1 @@
+"""Expression classification (ONNX Runtime) and its valence/arousal projection."""

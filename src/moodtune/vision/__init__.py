@@ -1,0 +1,1 @@
+"""Images in, face boxes out: decoding, detectors, crops for the classifier."""
