@@ -1,0 +1,1 @@
+"""The training lab (``pip install moodtune[train]``): data, model zoo, training, evaluation, export."""

@@ -1,0 +1,103 @@
+"""The ``moodtune`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from moodtune.emotion.labels import CLASSES
+
+
+def moodtune(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "moodtune", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, hopper_path, astronaut_bgr) -> Path:
+    """A folder tree: two real photos, a no-face image, a broken file and a non-image file."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "sub").mkdir()
+    shutil.copy(hopper_path, root / "hopper.jpg")
+    cv2.imwrite(str(root / "sub" / "astronaut.png"), astronaut_bgr)
+    cv2.imwrite(str(root / "sub" / "black.png"), np.zeros((120, 160, 3), np.uint8))
+    (root / "broken.jpg").write_bytes(hopper_path.read_bytes()[:500])
+    (root / "notes.txt").write_text("not an image, and not picked up")
+    return root
+
+
+def test_help_on_every_command():
+    out = moodtune("--help")
+    assert out.returncode == 0 and "analyze" in out.stdout
+    for cmd in ("analyze", "eval", "train"):
+        sub = moodtune(cmd, "--help")
+        assert sub.returncode == 0 and "usage: moodtune " + cmd in sub.stdout
+
+
+def test_analyze_json_lines(photos):
+    out = moodtune("analyze", photos, "--json")
+    assert out.returncode == 1  # the broken file fails, the rest is processed
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    by_name = {Path(d["path"]).name: d for d in lines}
+    assert set(by_name) == {"hopper.jpg", "astronaut.png", "black.png", "broken.jpg"}
+    assert "error" in by_name["broken.jpg"] and "Traceback" not in out.stderr
+    assert by_name["black.png"]["faces"] == []
+    face = by_name["hopper.jpg"]["faces"][0]
+    assert set(face) == {"box", "emotion", "confidence", "probabilities", "valence", "arousal"}
+    assert list(face["probabilities"]) == list(CLASSES) and len(face["box"]) == 4
+    assert face["emotion"] in CLASSES and 0 < face["confidence"] <= 1
+
+
+def test_analyze_text_output_and_exit_codes(photos):
+    ok = moodtune("analyze", photos / "hopper.jpg")
+    assert ok.returncode == 0 and "1 face" in ok.stdout and "valence" in ok.stdout
+    missing = moodtune("analyze", photos / "nope.jpg")
+    assert missing.returncode == 1 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    usage = moodtune("analyze", photos, "--detector", "nope")
+    assert usage.returncode == 2 and "unknown detector" in usage.stderr
+    assert moodtune("analyze").returncode == 2
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    out = moodtune("analyze", tmp_path, "--json")
+    assert out.returncode == 1 and "no images" in json.loads(out.stdout)["error"]
+
+
+def test_face_crop_and_haar(photos):
+    out = moodtune("analyze", photos / "hopper.jpg", "--json", "--face-crop")
+    face = json.loads(out.stdout)["faces"][0]
+    img = cv2.imread(str(photos / "hopper.jpg"))
+    assert face["box"] == [0, 0, img.shape[1], img.shape[0]]
+    haar = moodtune("analyze", photos / "sub" / "astronaut.png", "--json", "--detector", "haar")
+    assert haar.returncode == 0 and len(json.loads(haar.stdout)["faces"]) >= 1
+
+
+def test_annotate_writes_copies(photos, tmp_path):
+    out = moodtune("analyze", photos / "hopper.jpg", "--annotate", tmp_path / "ann")
+    assert out.returncode == 0
+    written = cv2.imread(str(tmp_path / "ann" / "hopper.annotated.jpg"))
+    original = cv2.imread(str(photos / "hopper.jpg"))
+    assert written.shape == original.shape and np.abs(written.astype(int) - original).mean() > 0.5
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_analyze_fer_crops_folder(shared_data, tmp_path):
+    """--face-crop over one class folder of real FER2013 crops gives the same answer as the model."""
+    from moodtune.emotion.classifier import get_classifier
+
+    folder = shared_data / "fer2013" / "images" / "PrivateTest" / "disgust"
+    out = moodtune("analyze", folder, "--face-crop", "--json")
+    assert out.returncode == 0
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == len(list(folder.glob("*.png")))
+    crops = np.stack([cv2.imread(os.path.join(folder, Path(d["path"]).name), cv2.IMREAD_GRAYSCALE) for d in lines])
+    expected = get_classifier().predict(crops).argmax(1)
+    assert [d["faces"][0]["emotion"] for d in lines] == [CLASSES[i] for i in expected]
