@@ -1,0 +1,219 @@
+"""``moodtune.recommend``: an affect in, a ``Playlist`` out; plus ``moodtune.feedback``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from moodtune.errors import MoodtuneError
+from moodtune.music.feedback import FeedbackEvent, FeedbackStore, check_user
+from moodtune.music.ranking import Pick, rank
+from moodtune.music.store import CatalogStore, TrackIndex, default_catalog_path
+from moodtune.music.strategies import Plan, make_plan
+from moodtune.music.types import Affect, Playlist, PlaylistItem, Track
+
+_lock = threading.Lock()
+_stores: dict[Any, CatalogStore] = {}
+_feedback: dict[str, FeedbackStore] = {}
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+
+
+def open_catalog(catalog: Any = None) -> CatalogStore:
+    """Resolve the ``catalog`` argument of ``recommend`` to a store (cached per process).
+
+    ``None``: the user catalogue (``default_catalog_path()``) when it exists and holds
+    tracks, otherwise the shipped starter catalogue. ``"starter"``: the starter catalogue.
+    A ``.csv`` path: that file imported into a temporary in-memory catalogue. Any other
+    path: a catalogue database. A ``CatalogStore`` is used as it is.
+    """
+    if isinstance(catalog, CatalogStore):
+        return catalog
+    if catalog is None:
+        path = default_catalog_path()
+        try:
+            if path.is_file() and path.stat().st_size > 0:
+                store = _cached(("db", str(path)), lambda: CatalogStore.open(path, create=False))
+                if store.count() > 0:
+                    return store
+        except MoodtuneError:
+            pass  # an unreadable user catalogue: fall back to the starter
+        return starter_store()
+    if isinstance(catalog, str) and catalog.strip().lower() == "starter":
+        return starter_store()
+    p = Path(catalog).expanduser()
+    if not p.exists():
+        raise MoodtuneError(f"catalogue not found: {p}")
+    if p.suffix.lower() in CSV_SUFFIXES or p.is_dir():
+        from moodtune.music.importers import load_csv_catalog
+
+        st = p.stat()
+        return _cached(("csv", str(p.resolve()), st.st_mtime_ns, st.st_size), lambda: load_csv_catalog(p))
+    return _cached(("db", str(p.resolve())), lambda: CatalogStore.open(p, create=False))
+
+
+def _cached(key, make) -> CatalogStore:
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = make()
+            _stores[key] = store
+        return store
+
+
+def starter_store() -> CatalogStore:
+    """The shipped starter catalogue in an in-memory store (built once per process)."""
+    from moodtune.music.starter import build_starter_store
+
+    return _cached(("starter",), build_starter_store)
+
+
+def feedback_store(path: str | os.PathLike | None = None) -> FeedbackStore:
+    """The feedback database (default ``user_dir()/feedback.sqlite``; in memory if that is not writable)."""
+    from moodtune.music.feedback import default_feedback_path
+
+    key = str(Path(path) if path else default_feedback_path())
+    with _lock:
+        fb = _feedback.get(key)
+        if fb is None:
+            fb = FeedbackStore.open(path)
+            _feedback[key] = fb
+        return fb
+
+
+def recommend(
+    affect: Any,
+    strategy: str = "auto",
+    n: int = 10,
+    catalog: Any = None,
+    user: str | None = None,
+    *,
+    feedback_db: str | os.PathLike | FeedbackStore | None = None,
+    remember: bool = True,
+) -> Playlist:
+    """Recommend ``n`` tracks for an affect.
+
+    ``affect``: a ``FaceResult``, a list of them (group: their mean affect), an emotion name
+    (``"sad"``), a ``(valence, arousal)`` pair in [-1, 1], or an ``Affect``.
+    ``strategy``: ``auto`` (default), ``match``, ``calm``, ``energize`` or ``lift``
+    (see ``moodtune.music.strategies``). ``catalog``: see ``open_catalog`` (default: the
+    user catalogue, else the starter catalogue). ``user``: a name whose feedback adapts the
+    ranking and whose recent recommendations are not repeated; ``None`` for a stateless call.
+    ``feedback_db``: the feedback database (path or ``FeedbackStore``; default
+    ``<moodtune home>/feedback.sqlite``, in memory when that is not writable).
+    ``remember``: record the playlist in the user's history (only with ``user``).
+    Returns a ``Playlist``; raises ``MoodtuneError`` for unusable input.
+
+    >>> pl = recommend("sad", strategy="lift", n=8)
+    >>> pl.strategy, [(t.title, t.artist) for t in pl.tracks][:2]
+    """
+    aff = Affect.coerce(affect)
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        raise MoodtuneError(f"n must be a whole number, got {n!r}") from None
+    if n < 1 or n > 500:
+        raise MoodtuneError(f"n must be between 1 and 500, got {n}")
+    plan = make_plan(aff, strategy, n)
+    store = open_catalog(catalog)
+    idx = store.index()
+    if len(idx) == 0:
+        raise MoodtuneError(f"the catalogue {store.description} has no tracks with valence/energy to rank")
+    fb = None
+    prefs = None
+    if user is not None:
+        user = check_user(user)
+        fb = feedback_db if isinstance(feedback_db, FeedbackStore) else feedback_store(feedback_db)
+        prefs = fb.preferences(user)
+    picks = rank(idx, plan, n, prefs)
+    tracks = store.get(int(idx.rowid[p.pos]) for p in picks)
+    items = [PlaylistItem(tracks[int(idx.rowid[p.pos])], _why(plan, p, i, len(picks), idx, tracks[int(idx.rowid[p.pos])]), p.score, p.target)
+             for i, p in enumerate(picks)]
+    playlist = Playlist(aff, plan.strategy, plan.reason, items, catalog=store.description, requested_strategy=strategy)
+    if fb is not None and remember and items:
+        try:
+            fb.record_history(user, playlist.tracks)
+        except Exception:  # history is a nicety; never fail a recommendation over it
+            pass
+    return playlist
+
+
+def _why(plan: Plan, pick: Pick, i: int, n: int, idx: TrackIndex, track: Track) -> str:
+    v, a = float(idx.valence[pick.pos]), float(idx.arousal[pick.pos])
+    tv, ta = pick.target
+    est = " (estimated)" if {"valence", "arousal"} & set(track.estimated) else ""
+    if plan.strategy == "lift" and not plan.single_target:
+        head = f"step {i + 1}/{n} toward positive: aims at v {tv:.2f} a {ta:.2f}, track v {v:.2f} a {a:.2f}{est}"
+    else:
+        head = f"v {v:.2f} a {a:.2f}{est} near the {plan.strategy} target v {tv:.2f} a {ta:.2f}"
+    notes = []
+    if plan.lyrics <= -0.03 and track.instrumentalness is not None and track.instrumentalness >= 0.5:
+        notes.append("instrumental")
+    if plan.lyrics >= 0.03 and track.instrumentalness is not None and track.instrumentalness < 0.5:
+        notes.append("with vocals")
+    notes += pick.notes
+    return head + ("; " + ", ".join(notes) if notes else "")
+
+
+def resolve_track(ref: str, catalog: Any = None) -> Track:
+    """Find one track by id, Spotify URL/URI, or 'title' / 'title - artist'; ``MoodtuneError`` if none or ambiguous."""
+    store = open_catalog(catalog)
+    found = store.find(ref)
+    if not found and catalog is None:
+        found = starter_store().find(ref) if store is not starter_store() else []
+    if not found:
+        raise MoodtuneError(f"no track {ref!r} in {store.description}; use its id (see --json) or 'Title - Artist'")
+    if len(found) > 1:
+        options = "; ".join(f"{t.title} - {t.artist} ({t.id})" for t in found[:5])
+        raise MoodtuneError(f"{ref!r} matches {len(found)} tracks: {options}; give the id or 'Title - Artist'")
+    return found[0]
+
+
+def feedback(
+    track: str | Track,
+    action: str,
+    user: str = "default",
+    catalog: Any = None,
+    feedback_db: str | os.PathLike | FeedbackStore | None = None,
+) -> FeedbackEvent:
+    """Record that ``user`` liked or skipped ``track`` (a ``Track`` or a reference, see ``resolve_track``).
+
+    ``action``: ``"like"`` or ``"skip"``. Returns the stored event once it is committed.
+    Raises ``MoodtuneError`` when the feedback cannot be stored persistently.
+    """
+    t = track if isinstance(track, Track) else resolve_track(str(track), catalog)
+    fb = feedback_db if isinstance(feedback_db, FeedbackStore) else feedback_store(feedback_db)
+    if not fb.persistent and not isinstance(feedback_db, FeedbackStore):
+        raise MoodtuneError(f"cannot save feedback: {Path(fb.path) if fb.path != ':memory:' else 'the moodtune home folder'} is not writable (set MOODTUNE_HOME)")
+    return fb.add(user, t, action)
+
+
+def recommend_from_spotify(
+    affect: Any,
+    strategy: str = "auto",
+    n: int = 10,
+    client: Any = None,
+    catalog: Any = None,
+    user: str | None = None,
+    **kwargs,
+) -> Playlist:
+    """Like ``recommend``, but the candidates come from a Spotify search (see ``moodtune.music.spotify``).
+
+    ``client``: a ``SpotifyClient`` (default: ``SpotifyClient.from_env()``). Valence/arousal
+    come from ``catalog`` (default: the user catalogue or starter) when the track is known
+    there, else from the searched genre's statistics.
+    """
+    from moodtune.music.spotify import SpotifyClient, spotify_candidates
+
+    aff = Affect.coerce(affect)
+    plan = make_plan(aff, strategy, int(n))
+    client = client or SpotifyClient.from_env()
+    known = open_catalog(catalog)
+    tracks = spotify_candidates(client, plan.targets, catalog=known)
+    if not tracks:
+        raise MoodtuneError("Spotify search returned no tracks for this mood")
+    store = CatalogStore.memory(description=f"Spotify search ({len(tracks)} candidates; values from {known.description} or genre estimates)")
+    store.add_tracks(tracks)
+    return recommend(aff, strategy=strategy, n=n, catalog=store, user=user, **kwargs)

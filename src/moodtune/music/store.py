@@ -1,0 +1,492 @@
+"""The catalogue store: one SQLite file (WAL) of tracks, their features and provenance.
+
+``CatalogStore.open(path)`` opens (and creates) a catalogue; ``CatalogStore.memory()`` an
+in-memory one. ``add_tracks`` merges a batch of tracks in ONE transaction (all or nothing):
+a duplicate (same Spotify id, or same folded title + first artist) is merged into the
+existing row: missing facts are filled, measured audio features replace estimated ones,
+genres/tags/sources are united, popularity keeps the maximum. ``index()`` returns the numpy
+arrays the ranking works on, cached until the catalogue changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from moodtune.config import user_dir
+from moodtune.errors import MoodtuneError
+from moodtune.music.features import AUDIO_FEATURES, track_affect
+from moodtune.music.types import Track, artist_key, track_key
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    rowid INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    spotify_id TEXT UNIQUE,
+    title TEXT NOT NULL,
+    artists TEXT NOT NULL,
+    album TEXT,
+    year INTEGER,
+    genres TEXT NOT NULL DEFAULT '[]',
+    popularity REAL,
+    duration_ms INTEGER,
+    valence REAL, energy REAL, tempo REAL, danceability REAL, acousticness REAL,
+    loudness REAL, mode INTEGER, instrumentalness REAL,
+    annotated_arousal REAL,
+    arousal REAL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    sources TEXT NOT NULL DEFAULT '[]',
+    estimated TEXT NOT NULL DEFAULT '[]',
+    language TEXT,
+    akey TEXT,
+    added REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracks_title ON tracks(title COLLATE NOCASE);
+"""
+
+_COLUMNS = (
+    "rowid, key, spotify_id, title, artists, album, year, genres, popularity, duration_ms, "
+    "valence, energy, tempo, danceability, acousticness, loudness, mode, instrumentalness, "
+    "annotated_arousal, arousal, tags, sources, estimated, language"
+)
+
+
+def default_catalog_path() -> Path:
+    """``moodtune.config.user_dir() / "catalog.sqlite"`` (``$MOODTUNE_HOME`` overrides the folder)."""
+    return user_dir() / "catalog.sqlite"
+
+
+@dataclass
+class ImportResult:
+    """What one ``add_tracks`` call did."""
+
+    rows: int = 0  #: rows offered (good ones)
+    added: int = 0  #: new tracks
+    merged: int = 0  #: rows merged into an existing track (duplicates)
+    total: int = 0  #: tracks in the catalogue afterwards
+
+
+@dataclass
+class TrackIndex:
+    """Numpy view of the rankable tracks (those with valence and arousal).
+
+    All arrays have shape (N,). ``valence``/``arousal`` float32 in [0, 1];
+    ``popularity`` float32 in [0, 1] (0.5 when unknown); ``instrumental`` float32 in [0, 1]
+    (0.5 when unknown); ``genre``/``artist`` int32 codes into ``genres``/``artists``
+    (primary genre, -1 for none; first artist); ``rowid`` int64 store row ids.
+    """
+
+    rowid: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    popularity: np.ndarray
+    instrumental: np.ndarray
+    genre: np.ndarray
+    artist: np.ndarray
+    genres: list[str]
+    artists: list[str]
+    keys: list[str]
+    version: str = ""
+    #: Spatial grid over (valence, arousal): G x G cells; positions sorted by cell
+    #: (``cell_order``) with ``cell_start[c]:cell_start[c + 1]`` the slice of cell c = i * G + j.
+    grid: int = 32
+    cell_order: np.ndarray | None = None
+    cell_start: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.rowid)
+
+    def build_grid(self, grid: int = 32) -> None:
+        """Bucket the tracks into a ``grid`` x ``grid`` (valence, arousal) grid for fast nearest-target search."""
+        g = int(grid)
+        vi = np.minimum((self.valence * g).astype(np.int64), g - 1)
+        ai = np.minimum((self.arousal * g).astype(np.int64), g - 1)
+        cell = np.clip(vi, 0, g - 1) * g + np.clip(ai, 0, g - 1)
+        self.grid = g
+        self.cell_order = np.argsort(cell, kind="stable")
+        self.cell_start = np.searchsorted(cell[self.cell_order], np.arange(g * g + 1))
+
+    def cell_members(self, cells: np.ndarray) -> np.ndarray:
+        """Positions of the tracks in ``cells``."""
+        starts, ends = self.cell_start[cells], self.cell_start[cells + 1]
+        parts = [self.cell_order[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b > a]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+def _j(x) -> str:
+    return json.dumps(list(x or []), ensure_ascii=False)
+
+
+def _row_to_track(row) -> Track:
+    (rowid, _key, spotify_id, title, artists, album, year, genres, popularity, duration_ms,
+     valence, energy, tempo, dance, acou, loud, mode, instr, ann, arousal, tags, sources, estimated, language) = row
+    return Track(
+        title=title, artists=json.loads(artists), album=album, year=year, genres=json.loads(genres),
+        popularity=popularity, duration_ms=duration_ms, valence=valence, energy=energy, tempo=tempo,
+        danceability=dance, acousticness=acou, loudness=loud, mode=mode, instrumentalness=instr,
+        arousal=arousal, spotify_id=spotify_id, tags=json.loads(tags), sources=json.loads(sources),
+        estimated=json.loads(estimated), language=language, rowid=rowid,
+    )
+
+
+class CatalogStore:
+    """A catalogue in SQLite. Thread-safe (one connection guarded by a lock)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, readonly: bool = False):
+        self._conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._index: TrackIndex | None = None
+        self.description = path
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "CatalogStore":
+        """Open the catalogue at ``path`` (default: ``default_catalog_path()``), creating it if asked.
+
+        Falls back to read-only access when the file exists but cannot be written.
+        Raises ``MoodtuneError`` when the file is not a moodtune catalogue.
+        """
+        p = Path(path) if path else default_catalog_path()
+        if not p.exists() and not create:
+            raise MoodtuneError(f"catalogue not found: {p}")
+        if p.is_dir():
+            raise MoodtuneError(f"{p} is a folder, expected a catalogue database file")
+        readonly = False
+        try:
+            if not p.exists():
+                p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
+        except (sqlite3.OperationalError, OSError):
+            if not p.exists():
+                raise MoodtuneError(f"cannot create a catalogue at {p} (is the folder writable?)") from None
+            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+            readonly = True
+        store = cls(conn, str(p), readonly)
+        store._init()
+        return store
+
+    @classmethod
+    def memory(cls, description: str = "in-memory catalogue") -> "CatalogStore":
+        """A fresh in-memory catalogue."""
+        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        store = cls(conn, ":memory:")
+        store._init()
+        store.description = description
+        return store
+
+    def _init(self) -> None:
+        with self._lock:
+            c = self._conn
+            c.create_function(
+                "mt_sha1", 1, lambda k: hashlib.sha1((k or "").encode("utf-8")).hexdigest()[:12], deterministic=True
+            )
+            try:
+                existing = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.DatabaseError as exc:
+                raise MoodtuneError(f"{self.path} is not a catalogue database ({exc})") from None
+            if existing and "tracks" not in existing:
+                raise MoodtuneError(f"{self.path} is another program's database (no tracks table), not a moodtune catalogue")
+            if not self.readonly:
+                try:
+                    if self.path != ":memory:":
+                        c.execute("PRAGMA journal_mode=WAL")
+                    c.executescript(_SCHEMA)
+                    c.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                    c.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
+                    cols = {r[1] for r in c.execute("PRAGMA table_info(tracks)")}
+                    if "akey" not in cols:  # catalogues written before the column existed
+                        c.execute("BEGIN IMMEDIATE")
+                        c.execute("ALTER TABLE tracks ADD COLUMN akey TEXT")
+                        rows = c.execute("SELECT rowid, artists FROM tracks").fetchall()
+                        c.executemany("UPDATE tracks SET akey = ? WHERE rowid = ?",
+                                      [(artist_key((json.loads(a) or [""])[0]), r) for r, a in rows])
+                        c.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    if "readonly" not in str(exc).replace("-", "").replace(" ", "").lower() or "tracks" not in existing:
+                        raise MoodtuneError(f"cannot use the catalogue {self.path}: {exc}") from None
+                    self.readonly = True  # an existing catalogue we may read but not write
+            c.execute("PRAGMA busy_timeout=30000")
+            if not self.readonly:
+                c.execute("PRAGMA synchronous=FULL")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def add_tracks(self, tracks: Iterable[Track], progress=None) -> ImportResult:
+        """Merge ``tracks`` into the catalogue in one transaction (all or nothing).
+
+        ``progress``: optional callable called with each track after it is stored (a tqdm
+        ``update``, say). Any exception rolls the whole batch back and propagates.
+        """
+        if self.readonly:
+            raise MoodtuneError(f"catalogue {self.path} is read-only")
+        res = ImportResult()
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for t in tracks:
+                    res.rows += 1
+                    if self._merge_one(t):
+                        res.added += 1
+                    else:
+                        res.merged += 1
+                    if progress is not None:
+                        progress(t)
+                c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            res.total = self.count()
+        return res
+
+    def _merge_one(self, t: Track) -> bool:
+        """Insert or merge one track; True when it is new."""
+        c = self._conn
+        key = track_key(t.title, t.artist)
+        row = None
+        if t.spotify_id:
+            row = c.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (t.spotify_id,)).fetchone()
+        if row is None:
+            row = c.execute(f"SELECT {_COLUMNS} FROM tracks WHERE key = ?", (key,)).fetchone()
+        # an arousal given without energy is a human annotation (DEAM), kept as such
+        new_ann = t.arousal if (t.arousal is not None and t.energy is None and "arousal" not in t.estimated) else None
+        if row is None:
+            merged = t
+            feats = {k: getattr(t, k) for k in AUDIO_FEATURES}
+            est = {k for k in t.estimated if k in AUDIO_FEATURES and feats.get(k) is not None}
+            ann = new_ann
+        else:
+            old = _row_to_track(row)
+            merged, feats, est = _merge(old, t)
+            ann = row[18] if row[18] is not None else new_ann
+        valence, arousal, est_va = track_affect(dict(feats, arousal=ann), merged.genres)
+        feats["valence"] = valence
+        est |= set(est_va)
+        if arousal is not None and ann is None and est & {"energy", "loudness", "tempo", "acousticness"}:
+            est.add("arousal")
+        akey = artist_key(merged.artists[0] if merged.artists else "")
+        values = (
+            merged.spotify_id, merged.title, _j(merged.artists), merged.album, merged.year, _j(merged.genres),
+            merged.popularity, merged.duration_ms,
+            *[feats.get(k) for k in AUDIO_FEATURES],
+            ann, arousal, _j(merged.tags), _j(merged.sources), _j(sorted(est)), merged.language,
+        )
+        if row is None:
+            c.execute(
+                "INSERT INTO tracks (key, spotify_id, title, artists, album, year, genres, popularity, duration_ms, "
+                "valence, energy, tempo, danceability, acousticness, loudness, mode, instrumentalness, "
+                "annotated_arousal, arousal, tags, sources, estimated, language, akey, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, *values, akey, time.time()),
+            )
+            return True
+        c.execute(
+            "UPDATE tracks SET spotify_id=?, title=?, artists=?, album=?, year=?, genres=?, popularity=?, duration_ms=?, "
+            "valence=?, energy=?, tempo=?, danceability=?, acousticness=?, loudness=?, mode=?, instrumentalness=?, "
+            "annotated_arousal=?, arousal=?, tags=?, sources=?, estimated=?, language=?, akey=? WHERE rowid=?",
+            (*values, akey, row[0]),
+        )
+        return False
+
+    def clear(self) -> int:
+        """Delete every track (one transaction); returns how many were removed."""
+        with self._lock:
+            n = self.count()
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM tracks")
+            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+            self._conn.execute("COMMIT")
+            return n
+
+    # ------------------------------------------------------------------ reading
+    def version(self) -> str:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            return row[0] if row else "0"
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
+
+    def get(self, rowids: Iterable[int]) -> dict[int, Track]:
+        """Tracks by store row id."""
+        ids = [int(r) for r in rowids]
+        out: dict[int, Track] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                q = f"SELECT {_COLUMNS} FROM tracks WHERE rowid IN ({','.join('?' * len(chunk))})"
+                for row in self._conn.execute(q, chunk):
+                    out[row[0]] = _row_to_track(row)
+        return out
+
+    def find(self, ref: str) -> list[Track]:
+        """Tracks matching ``ref``: a Spotify id/URI/URL, a local ``mt-`` id, or 'title' / 'title - artist'."""
+        ref = ref.strip()
+        for prefix in ("spotify:track:", "https://open.spotify.com/track/"):
+            if ref.startswith(prefix):
+                ref = ref[len(prefix):].split("?")[0]
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (ref,)).fetchall()
+            if rows:
+                return [_row_to_track(r) for r in rows]
+            if ref.startswith("mt-"):
+                # a local id is "mt-" + the first 12 hex digits of sha1(key) (types.local_id)
+                rows = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id IS NULL AND mt_sha1(key) = ?", (ref[3:],)
+                ).fetchall()
+                return [_row_to_track(r) for r in rows]
+            if " - " in ref:
+                title, artist = ref.rsplit(" - ", 1)
+                rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE key = ?", (track_key(title, artist),)).fetchall()
+                if rows:
+                    return [_row_to_track(r) for r in rows]
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE title = ? COLLATE NOCASE", (ref,)).fetchall()
+            return [_row_to_track(r) for r in rows]
+
+    def search(self, text: str = "", limit: int = 20, genre: str | None = None) -> list[Track]:
+        """Tracks whose title, artist or album contains ``text`` (case-insensitive), most popular first."""
+        like = f"%{text}%"
+        sql = f"SELECT {_COLUMNS} FROM tracks WHERE (title LIKE ? OR artists LIKE ? OR album LIKE ?)"
+        params: list = [like, like, like]
+        if genre:
+            sql += " AND genres LIKE ?"
+            params.append(f'%"{genre.lower()}"%')
+        sql += " ORDER BY popularity IS NULL, popularity DESC, title LIMIT ?"
+        params.append(int(limit))
+        with self._lock:
+            return [_row_to_track(r) for r in self._conn.execute(sql, params)]
+
+    def iter_tracks(self) -> Iterator[Track]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks ORDER BY rowid").fetchall()
+        for r in rows:
+            yield _row_to_track(r)
+
+    def stats(self) -> dict:
+        """Counts for ``moodtune catalog stats``."""
+        with self._lock:
+            c = self._conn
+            total = self.count()
+            rankable = c.execute("SELECT COUNT(*) FROM tracks WHERE valence IS NOT NULL AND arousal IS NOT NULL").fetchone()[0]
+            measured = c.execute(
+                "SELECT COUNT(*) FROM tracks WHERE valence IS NOT NULL AND estimated NOT LIKE '%valence%'"
+            ).fetchone()[0]
+            with_id = c.execute("SELECT COUNT(*) FROM tracks WHERE spotify_id IS NOT NULL").fetchone()[0]
+            years = c.execute("SELECT MIN(year), MAX(year) FROM tracks WHERE year IS NOT NULL").fetchone()
+            artists = c.execute("SELECT COUNT(DISTINCT json_extract(artists, '$[0]')) FROM tracks").fetchone()[0]
+            sources: dict[str, int] = {}
+            genres: dict[str, int] = {}
+            for s, g in c.execute("SELECT sources, genres FROM tracks"):
+                for x in json.loads(s):
+                    sources[x] = sources.get(x, 0) + 1
+                for x in json.loads(g)[:1]:
+                    genres[x] = genres.get(x, 0) + 1
+        return {
+            "path": self.path if self.path != ":memory:" else self.description,
+            "tracks": total,
+            "rankable": rankable,
+            "measured_valence": measured,
+            "estimated_valence_or_arousal": rankable - measured,
+            "with_spotify_id": with_id,
+            "artists": artists,
+            "years": [years[0], years[1]],
+            "sources": dict(sorted(sources.items(), key=lambda kv: -kv[1])),
+            "genres": dict(sorted(genres.items(), key=lambda kv: -kv[1])),
+        }
+
+    # ------------------------------------------------------------------ ranking view
+    def index(self) -> TrackIndex:
+        """The ``TrackIndex`` of rankable tracks, rebuilt only when the catalogue changed."""
+        version = self.version()
+        idx = self._index
+        if idx is not None and idx.version == version:
+            return idx
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, valence, arousal, popularity, instrumentalness, json_extract(genres, '$[0]'), akey, key "
+                "FROM tracks WHERE valence IS NOT NULL AND arousal IS NOT NULL ORDER BY rowid"
+            ).fetchall()
+        n = len(rows)
+        if n:
+            rowid, val, aro, pop, ins, genre_names, akeys, keys = zip(*rows)
+        else:
+            rowid = val = aro = pop = ins = genre_names = akeys = keys = ()
+        pop_arr = np.array([np.nan if p is None else p for p in pop], np.float32) / np.float32(100.0)
+        ins_arr = np.array([np.nan if x is None else x for x in ins], np.float32)
+        genre_codes: dict[str, int] = {}
+        artist_codes: dict[str, int] = {}
+        gen = np.fromiter((-1 if g is None else genre_codes.setdefault(g, len(genre_codes)) for g in genre_names), np.int32, n)
+        art = np.fromiter((artist_codes.setdefault(a or "", len(artist_codes)) for a in akeys), np.int32, n)
+        idx = TrackIndex(
+            np.array(rowid, np.int64), np.array(val, np.float32), np.array(aro, np.float32),
+            np.nan_to_num(pop_arr, nan=0.5), np.nan_to_num(ins_arr, nan=0.5), gen, art,
+            genres=list(genre_codes), artists=list(artist_codes), keys=list(keys), version=version,
+        )
+        idx.build_grid()
+        self._index = idx
+        return idx
+
+
+def _merge(old: Track, new: Track) -> tuple[Track, dict, set]:
+    """Merge ``new`` into ``old``: (merged facts, audio features, names of estimated features).
+
+    Per feature: a measured value beats an estimated one; between equals the older stays.
+    """
+    feats: dict = {}
+    est: set = set()
+    old_est, new_est = set(old.estimated), set(new.estimated)
+    for k in AUDIO_FEATURES:
+        ov, nv = getattr(old, k), getattr(new, k)
+        o_meas = ov is not None and k not in old_est
+        n_meas = nv is not None and k not in new_est
+        if o_meas or (ov is not None and not n_meas):
+            feats[k] = ov
+            if not o_meas:
+                est.add(k)
+        elif nv is not None:
+            feats[k] = nv
+            if not n_meas:
+                est.add(k)
+        else:
+            feats[k] = None
+    merged = Track(
+        title=old.title,
+        artists=old.artists,
+        album=old.album or new.album,
+        year=old.year or new.year,
+        genres=list(dict.fromkeys(old.genres + new.genres)),
+        popularity=max((p for p in (old.popularity, new.popularity) if p is not None), default=None),
+        duration_ms=old.duration_ms or new.duration_ms,
+        spotify_id=old.spotify_id or new.spotify_id,
+        tags=list(dict.fromkeys(old.tags + new.tags)),
+        sources=list(dict.fromkeys(old.sources + new.sources)),
+        language=old.language or new.language,
+    )
+    return merged, feats, est

@@ -1,0 +1,279 @@
+"""Typed values at the music engine's boundaries: ``Affect``, ``Track``, ``PlaylistItem``, ``Playlist``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+from urllib.parse import quote_plus
+
+import numpy as np
+
+from moodtune.emotion.labels import CLASS_VA, CLASSES, class_index
+from moodtune.errors import MoodtuneError
+
+# ----------------------------------------------------------------------------- affect
+
+
+@dataclass
+class Affect:
+    """A point on Russell's circumplex, the input of a recommendation.
+
+    ``valence`` and ``arousal`` lie in [-1, 1] (face scale). ``emotion`` is the FER2013 class
+    (for a manual point: the nearest class). ``source`` says where the point came from:
+    ``"face"``, ``"group of N faces"``, ``"emotion"`` or ``"valence/arousal"``.
+    """
+
+    emotion: str
+    valence: float
+    arousal: float
+    source: str = "valence/arousal"
+    probabilities: dict[str, float] | None = None
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "valence": round(self.valence, 4), "arousal": round(self.arousal, 4), "source": self.source}
+
+    @classmethod
+    def from_emotion(cls, name: str) -> "Affect":
+        """The class point of an emotion name (``'sad'`` → valence -0.55, arousal -0.33)."""
+        i = class_index(name)
+        return cls(CLASSES[i], float(CLASS_VA[i, 0]), float(CLASS_VA[i, 1]), "emotion")
+
+    @classmethod
+    def from_va(cls, valence: float, arousal: float) -> "Affect":
+        """A manual point; raises ``MoodtuneError`` outside [-1, 1]."""
+        try:
+            v, a = float(valence), float(arousal)
+        except (TypeError, ValueError):
+            raise MoodtuneError(f"valence/arousal must be numbers, got {valence!r}, {arousal!r}") from None
+        if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0) or np.isnan(v) or np.isnan(a):
+            raise MoodtuneError(f"valence and arousal must lie in [-1, 1], got {v}, {a}")
+        return cls(nearest_emotion(v, a), v, a, "valence/arousal")
+
+    @classmethod
+    def from_faces(cls, faces: Sequence[Any]) -> "Affect":
+        """The mean affect of one or more ``FaceResult``s (emotion: top class of the mean probabilities)."""
+        faces = list(faces)
+        if not faces:
+            raise MoodtuneError("no face to recommend for")
+        v = float(np.mean([f.valence for f in faces]))
+        a = float(np.mean([f.arousal for f in faces]))
+        probs = {c: float(np.mean([f.probabilities.get(c, 0.0) for f in faces])) for c in CLASSES}
+        emotion = max(probs, key=probs.get)
+        source = "face" if len(faces) == 1 else f"group of {len(faces)} faces"
+        return cls(emotion, v, a, source, probs)
+
+    @classmethod
+    def coerce(cls, value: Any) -> "Affect":
+        """Accept an ``Affect``, a ``FaceResult``, a list of them, an emotion name or a (valence, arousal) pair."""
+        if isinstance(value, Affect):
+            return value
+        if isinstance(value, str):
+            return cls.from_emotion(value)
+        if hasattr(value, "valence") and hasattr(value, "arousal") and hasattr(value, "probabilities"):
+            return cls.from_faces([value])
+        if isinstance(value, (list, tuple)) and value and all(hasattr(f, "probabilities") for f in value):
+            return cls.from_faces(value)
+        if isinstance(value, (list, tuple, np.ndarray)) and len(value) == 2:
+            return cls.from_va(value[0], value[1])
+        if isinstance(value, (list, tuple)) and not value:
+            raise MoodtuneError("no face to recommend for (empty list)")
+        raise MoodtuneError(
+            f"cannot read an affect from {type(value).__name__}: pass a FaceResult, a list of them, "
+            "an emotion name or a (valence, arousal) pair"
+        )
+
+
+def nearest_emotion(valence: float, arousal: float) -> str:
+    """The FER2013 class whose circumplex point is nearest to (valence, arousal)."""
+    d = ((CLASS_VA - np.array([valence, arousal])) ** 2).sum(axis=1)
+    return CLASSES[int(np.argmin(d))]
+
+
+# ----------------------------------------------------------------------------- tracks
+
+_PAREN = re.compile(r"\s*[\(\[][^\)\]]*(feat\.?|ft\.|with |remaster|version|edit|mix|live|mono|stereo)[^\)\]]*[\)\]]", re.I)
+_DASH = re.compile(r"\s+-\s+.*(remaster|version|edit|mix|live|mono|stereo).*$", re.I)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^\w]+", " ", text).strip()
+
+
+def title_key(title: str) -> str:
+    """A title folded for matching: accents, case, punctuation, '(feat. X)', '- 2011 Remaster' removed."""
+    t = _PAREN.sub("", title or "")
+    t = _DASH.sub("", t)
+    return _fold(t) or _fold(title or "")
+
+
+def artist_key(artist: str) -> str:
+    """The first artist, folded for matching."""
+    first = re.split(r",|;| feat\.? | ft\. | & | x ", artist or "", maxsplit=1, flags=re.I)[0]
+    return _fold(first)
+
+
+def track_key(title: str, artist: str) -> str:
+    """``title|artist`` folded: the identity used to merge duplicates without a Spotify id."""
+    return f"{title_key(title)}|{artist_key(artist)}"
+
+
+def local_id(title: str, artist: str) -> str:
+    """A stable id for a track without a Spotify id: ``mt-`` + 12 hex digits of its key's SHA-1."""
+    return "mt-" + hashlib.sha1(track_key(title, artist).encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass
+class Track:
+    """One catalogue track.
+
+    Audio features use Spotify's scales (valence, energy, danceability, acousticness,
+    instrumentalness in [0, 1]; tempo in BPM; loudness in dB; mode 1 major / 0 minor);
+    ``arousal`` is moodtune's music arousal in [0, 1] (``moodtune.music.features``).
+    ``estimated`` names the fields that are estimates rather than measurements;
+    ``sources`` the importers/catalogues the track came from.
+    """
+
+    title: str
+    artists: list[str]
+    album: str | None = None
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
+    popularity: float | None = None
+    duration_ms: int | None = None
+    valence: float | None = None
+    energy: float | None = None
+    tempo: float | None = None
+    danceability: float | None = None
+    acousticness: float | None = None
+    loudness: float | None = None
+    mode: int | None = None
+    instrumentalness: float | None = None
+    arousal: float | None = None
+    spotify_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    estimated: list[str] = field(default_factory=list)
+    language: str | None = None
+    rowid: int | None = None
+
+    @property
+    def artist(self) -> str:
+        """All artists, comma-separated."""
+        return ", ".join(self.artists)
+
+    @property
+    def genre(self) -> str | None:
+        """The first genre, if any."""
+        return self.genres[0] if self.genres else None
+
+    @property
+    def key(self) -> str:
+        return track_key(self.title, self.artist)
+
+    @property
+    def id(self) -> str:
+        """The Spotify id when known, otherwise a stable local id (``mt-…``)."""
+        return self.spotify_id or local_id(self.title, self.artist)
+
+    @property
+    def links(self) -> dict[str, str]:
+        """Spotify track URL (when the id is known), Spotify and YouTube search links (always)."""
+        q = quote_plus(f"{self.title} {self.artists[0] if self.artists else ''}".strip())
+        out = {}
+        if self.spotify_id:
+            out["spotify"] = f"https://open.spotify.com/track/{self.spotify_id}"
+        out["spotify_search"] = f"https://open.spotify.com/search/{q}"
+        out["youtube_search"] = f"https://www.youtube.com/results?search_query={q}"
+        return out
+
+    def to_dict(self) -> dict:
+        r = lambda x, k=3: None if x is None else round(float(x), k)  # noqa: E731
+        return {
+            "id": self.id,
+            "title": self.title,
+            "artist": self.artist,
+            "album": self.album,
+            "year": self.year,
+            "genres": self.genres,
+            "popularity": r(self.popularity, 1),
+            "valence": r(self.valence),
+            "energy": r(self.energy),
+            "arousal": r(self.arousal),
+            "tempo": r(self.tempo, 1),
+            "estimated": self.estimated,
+            "sources": self.sources,
+            "links": self.links,
+        }
+
+
+# ----------------------------------------------------------------------------- playlists
+
+
+@dataclass
+class PlaylistItem:
+    """A recommended track with the reason it was chosen and the (valence, arousal) it aimed for (music scale)."""
+
+    track: Track
+    why: str
+    score: float
+    target: tuple[float, float]
+
+
+@dataclass
+class Playlist:
+    """The result of ``moodtune.recommend``.
+
+    ``strategy`` is the strategy that ran (``auto`` resolved), ``reason`` says why it was
+    chosen, ``catalog`` describes the catalogue used.
+    """
+
+    affect: Affect
+    strategy: str
+    reason: str
+    items: list[PlaylistItem]
+    catalog: str = ""
+    requested_strategy: str = "auto"
+
+    @property
+    def tracks(self) -> list[Track]:
+        return [it.track for it in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``moodtune recommend --json``."""
+        tracks = []
+        for it in self.items:
+            t = it.track
+            d = {
+                "title": t.title,
+                "artist": t.artist,
+                "id": t.id,
+                "year": t.year,
+                "genre": t.genre,
+                "valence": None if t.valence is None else round(t.valence, 3),
+                "energy": None if t.energy is None else round(t.energy, 3),
+                "arousal": None if t.arousal is None else round(t.arousal, 3),
+                "tempo": None if t.tempo is None else round(t.tempo, 1),
+                "popularity": None if t.popularity is None else round(t.popularity, 1),
+                "estimated": t.estimated,
+                "links": t.links,
+                "why": it.why,
+            }
+            tracks.append(d)
+        return {
+            "affect": self.affect.to_dict(),
+            "strategy": self.strategy,
+            "strategy_reason": self.reason,
+            "catalog": self.catalog,
+            "tracks": tracks,
+        }
