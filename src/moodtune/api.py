@@ -12,7 +12,7 @@ from moodtune.emotion.classifier import get_classifier
 from moodtune.emotion.labels import CLASSES
 from moodtune.vision.crop import face_crop, whole_image_crop
 from moodtune.vision.decode import ImageInput, load_image
-from moodtune.vision.detect import get_detector
+from moodtune.vision.detect import framing, get_detector
 
 
 @dataclass
@@ -79,11 +79,13 @@ def analyze_frame(bgr: np.ndarray, detector: str | None = None, face_crop_input:
         h, w = bgr.shape[:2]
         probs = clf.predict(whole_image_crop(bgr, size)[None])[0]
         return [FaceResult.from_probabilities((0, 0, w, h), probs)]
-    detections = get_detector(detector).detect(bgr)
+    det = get_detector(detector)
+    detections = det.detect(bgr)
     if not detections:
         return []
+    scale, dy = framing(det)
     detections = sorted(detections, key=lambda d: -(d.box[2] * d.box[3]))
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    crops = np.stack([face_crop(gray, d.box, size) for d in detections])
+    crops = np.stack([face_crop(gray, d.box, size, scale, dy) for d in detections])
     probs = clf.predict(crops)
     return [FaceResult.from_probabilities(d.box, p, d.score) for d, p in zip(detections, probs)]

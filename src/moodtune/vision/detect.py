@@ -20,7 +20,11 @@ class Detection:
 
 
 class FaceDetector(Protocol):
-    """Anything with ``detect(bgr) -> list[Detection]``; ``bgr`` is (H, W, 3) uint8."""
+    """Anything with ``detect(bgr) -> list[Detection]``; ``bgr`` is (H, W, 3) uint8.
+
+    Optional ``frame_scale`` and ``frame_dy`` say how to widen and move the box so that the
+    face is framed as in FER2013 (measured by ``bench/detectors.py --framing``).
+    """
 
     name: str
 
@@ -50,6 +54,13 @@ def get_detector(name: str | None = None) -> FaceDetector:
     if name not in DETECTORS:
         raise MoodtuneError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(DETECTORS))}")
     return DETECTORS[name]()
+
+
+def framing(detector: FaceDetector) -> tuple[float, float]:
+    """(scale, dy) turning this detector's boxes into FER2013-like crops (``moodtune.vision.crop.face_crop``)."""
+    from moodtune.vision.crop import FRAME_SCALE
+
+    return getattr(detector, "frame_scale", FRAME_SCALE), getattr(detector, "frame_dy", 0.0)
 
 
 def detector_names() -> list[str]:

@@ -16,6 +16,8 @@ class HaarDetector:
     """``haarcascade_frontalface_default`` with the usual scale 1.1, 5 neighbours, 30 px minimum."""
 
     name = "haar"
+    #: Haar boxes already frame the face as FER2013 does (IoU with FER's crop 0.786 at 1.0, 0.660 at 1.2).
+    frame_scale, frame_dy = 1.0, 0.0
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30):
         xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"

@@ -1,0 +1,387 @@
+"""MediaPipe BlazeFace on ONNX Runtime: the default face detector.
+
+Two converted MediaPipe models ship in ``moodtune/assets`` (see ``assets/DETECTOR.md`` and
+``tools/convert_blazeface.py``):
+
+* ``blazeface_short_range.onnx``: 128x128 input, 896 anchors, for faces that fill a fair part
+  of the picture (selfies, webcams, portraits);
+* ``blazeface_full_range.onnx``: 192x192 input, 2304 anchors, trained for faces up to ~5 m
+  from the camera, so smaller faces in a larger picture.
+
+``BlazeFaceDetector`` (registered as "blazeface", the default detector) runs the short-range
+model on the whole image first and brings in the full-range model, tiles and a zoomed-out pass
+only when that finds nothing or only small faces; see its docstring.
+
+Decoding follows MediaPipe's graphs (``face_detection_short_range_common.pbtxt`` /
+``face_detection_full_range_common.pbtxt``): SSD anchors with fixed size 1, box centre and size
+regressed in input pixels, sigmoid scores (raw scores clipped to ±80), weighted non-maximum
+suppression (IoU > 0.3 → score-weighted average of the boxes). Images are letterboxed to the
+square input (aspect kept, black padding) so boxes map back exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from moodtune.config import ASSETS
+from moodtune.errors import MoodtuneError
+from moodtune.vision.detect import Detection, register
+
+#: raw logits are clipped to this before the sigmoid (MediaPipe uses 100, which overflows float32 exp)
+RAW_SCORE_LIMIT = 80.0
+#: MediaPipe's NMS overlap threshold (IoU)
+NMS_IOU = 0.3
+#: after NMS, a box covered by a better one over more than this share of its area is dropped
+NESTED_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One BlazeFace variant: file in ``assets/``, square input size, SSD anchor layout, score threshold."""
+
+    file: str
+    size: int
+    strides: tuple[int, ...]
+    #: anchors per feature-map cell for each run of equal strides (MediaPipe: 2 per layer when
+    #: ``interpolated_scale_aspect_ratio == 1``, else 1)
+    anchors_per_layer: int
+    min_score: float
+    #: boxes are scaled by this around their centre and moved down by ``box_dy`` of their width,
+    #: so that both models draw the same box around a face
+    box_scale: float = 1.0
+    box_dy: float = 0.0
+
+
+SHORT_RANGE = ModelSpec("blazeface_short_range.onnx", 128, (8, 16, 16, 16), 2, 0.5)
+#: on 617 faces-wild-dev faces found by both models the full-range box is 3.4% larger and its
+#: centre 6.3% of the short-range width higher (medians; ``python bench/detectors.py
+#: --detectors blazeface --box-calibration``): 0.063 / 1.034 = 0.061 of the full-range width
+FULL_RANGE = ModelSpec("blazeface_full_range.onnx", 192, (4,), 1, 0.6, box_scale=1 / 1.034, box_dy=0.061)
+
+
+def ssd_anchors(spec: ModelSpec) -> np.ndarray:
+    """Anchor centres (N, 2) as (x, y) in [0, 1], in the order of the model's outputs.
+
+    Port of MediaPipe's ``SsdAnchorsCalculator`` for ``fixed_anchor_size: true`` (every anchor
+    has width = height = 1, so only the centres matter).
+    """
+    out = []
+    i, n = 0, len(spec.strides)
+    while i < n:
+        j, repeats = i, 0
+        while j < n and spec.strides[j] == spec.strides[i]:
+            repeats += spec.anchors_per_layer
+            j += 1
+        cells = spec.size // spec.strides[i]
+        c = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        yy, xx = np.meshgrid(c, c, indexing="ij")
+        centres = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        out.append(np.repeat(centres, repeats, axis=0))
+        i = j
+    return np.concatenate(out).astype(np.float32)
+
+
+def _session(path: str, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
+
+
+class BlazeNet:
+    """One BlazeFace model: ``(bgr, rect) → (boxes (N, 4) x0 y0 x1 y1 in image pixels, scores (N,))``.
+
+    Returns every anchor above the model's score threshold, before non-maximum suppression.
+    """
+
+    def __init__(self, spec: ModelSpec, threads: int = 1):
+        path = ASSETS / spec.file
+        if not path.is_file():
+            raise MoodtuneError(f"BlazeFace model missing at {path}; reinstall moodtune")
+        self.spec = spec
+        self.session = _session(str(path), threads)
+        self.anchors = ssd_anchors(spec)
+        n_out = self.session.get_outputs()[0].shape[1]
+        if n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
+            raise MoodtuneError(f"{spec.file}: {n_out} outputs but {len(self.anchors)} anchors")
+
+    def __call__(
+        self,
+        bgr: np.ndarray,
+        roi: tuple[float, float, float, float] | None = None,
+        fill: float = 1.0,
+        min_score: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model on ``roi`` (x, y, w, h in image pixels, default the whole image; it may
+        reach past the image's edges, which then count as black).
+
+        The ROI is letterboxed: its longer side is scaled to ``fill`` times the input size,
+        centred, the rest padded with black. Returns boxes (N, 4) as x0, y0, x1, y1 in image
+        pixels and their scores (N,), for every anchor scoring above ``min_score`` (default:
+        the model's threshold), before non-maximum suppression.
+        """
+        s = self.spec.size
+        img_h, img_w = bgr.shape[:2]
+        x0, y0, rw, rh = (0.0, 0.0, float(img_w), float(img_h)) if roi is None else map(float, roi)
+        scale = s * fill / max(rw, rh)
+        # the image area visible in the ROI, and where it lands in the input
+        vx0, vy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        vx1, vy1 = min(img_w, int(np.ceil(x0 + rw))), min(img_h, int(np.ceil(y0 + rh)))
+        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        if vx1 <= vx0 or vy1 <= vy0:
+            return empty
+        off_x, off_y = (s - rw * scale) / 2.0, (s - rh * scale) / 2.0
+        u0 = min(max(int(round((vx0 - x0) * scale + off_x)), 0), s - 1)
+        v0 = min(max(int(round((vy0 - y0) * scale + off_y)), 0), s - 1)
+        u1 = min(max(int(round((vx1 - x0) * scale + off_x)), u0 + 1), s)
+        v1 = min(max(int(round((vy1 - y0) * scale + off_y)), v0 + 1), s)
+        region = bgr[vy0:vy1, vx0:vx1]
+        # area averaging where it matters (shrinking 2x or more), bilinear (cheaper) otherwise
+        interp = cv2.INTER_AREA if 2 * (u1 - u0) <= (vx1 - vx0) else cv2.INTER_LINEAR
+        small = cv2.resize(region, (u1 - u0, v1 - v0), interpolation=interp)
+        if (u0, v0, u1, v1) != (0, 0, s, s):
+            small = cv2.copyMakeBorder(small, v0, s - v1, u0, s - u1, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        # BGR uint8 → RGB float32 NCHW in [-1, 1]
+        blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
+        regressors, logits = self.session.run(None, {"input": blob})
+        logits = logits.reshape(-1)
+        keep = np.flatnonzero(logits > _logit(self.spec.min_score if min_score is None else min_score))
+        if keep.size == 0:
+            return empty
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+        reg = regressors.reshape(len(logits), -1)[keep, :4]
+        # centre = anchor + offset; size as regressed (anchors have fixed size 1); in input px
+        cx = reg[:, 0] + self.anchors[keep, 0] * s
+        cy = reg[:, 1] + self.anchors[keep, 1] * s + self.spec.box_dy * reg[:, 2]
+        half_w, half_h = reg[:, 2] * (self.spec.box_scale / 2.0), reg[:, 3] * (self.spec.box_scale / 2.0)
+        valid = (half_w > 0) & (half_h > 0)
+        # input px → image px (exact per-axis factors of the resize, then the offset)
+        sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
+        boxes = np.stack(
+            [(cx - half_w - u0) / sx + vx0, (cy - half_h - v0) / sy + vy0, (cx + half_w - u0) / sx + vx0, (cy + half_h - v0) / sy + vy0],
+            axis=1,
+        )
+        return boxes[valid].astype(np.float32), scores[valid].astype(np.float32)
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's weighted NMS: each kept box is the score-weighted mean of the boxes overlapping
+    the best remaining one by IoU > ``iou``; its score is the best one's. Returns (boxes, scores)
+    sorted by score, descending."""
+    order = np.argsort(-scores, kind="stable")
+    areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    out_boxes, out_scores = [], []
+    while order.size:
+        top = order[0]
+        b = boxes[order]
+        iw = np.minimum(b[:, 2], boxes[top, 2]) - np.maximum(b[:, 0], boxes[top, 0])
+        ih = np.minimum(b[:, 3], boxes[top, 3]) - np.maximum(b[:, 1], boxes[top, 1])
+        inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+        union = areas[order] + areas[top] - inter
+        sim = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+        group = sim > iou
+        group[0] = True
+        w = scores[order[group]]
+        out_boxes.append((b[group] * w[:, None]).sum(axis=0) / w.sum())
+        out_scores.append(scores[top])
+        order = order[~group]
+    return np.array(out_boxes, np.float32).reshape(-1, 4), np.array(out_scores, np.float32)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box (4,) with each of ``boxes`` (N, 4), all x0, y0, x1, y1."""
+    iw = np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0])
+    ih = np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
+    union = area(boxes) + area(box) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _drop_overlapping(
+    boxes: np.ndarray, scores: np.ndarray, rank: np.ndarray | None = None, iou: float = NMS_IOU, nested: float = NESTED_OVERLAP
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy NMS over already merged detections (of different passes or models), highest
+    ``rank`` (default: score) first: a box is dropped when it overlaps a kept one by IoU > ``iou``,
+    or when more than ``nested`` of the smaller box's area lies in the other (a face does not sit
+    inside a face: this drops a part of a face seen as a face, or a loose box around a small
+    face). Returns the kept (boxes, scores), by rank."""
+    order = np.argsort(-(scores if rank is None else rank), kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    keep: list[int] = []
+    for i in range(len(scores)):
+        if keep:
+            k = np.array(keep)
+            iw = np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0])
+            ih = np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1])
+            inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+            union = area[k] + area[i] - inter
+            if np.any(inter > iou * union) or np.any(inter > nested * np.minimum(area[k], area[i])):
+                continue
+        keep.append(i)
+    return boxes[keep], scores[keep]
+
+
+def _to_detections(boxes: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[Detection]:
+    out = []
+    for (x0, y0, x1, y1), sc in zip(boxes.tolist(), scores.tolist()):
+        x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+        x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(min(max(sc, 0.0), 1.0))))
+    return sorted(out, key=lambda d: -d.score)
+
+
+def tile_grid(width: int, height: int, tile: int, overlap: float = 0.5) -> list[tuple[int, int, int, int]]:
+    """Square tiles (x, y, w, h) of side ``tile`` covering the image, evenly spaced so that
+    neighbours overlap by at least ``overlap`` of a tile; the outer ones are flush with the edges."""
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [0]
+        count = int(np.ceil((n - tile) / (tile * (1.0 - overlap)) - 1e-9)) + 1
+        return [int(round(v)) for v in np.linspace(0, n - tile, count)]
+
+    return [(x, y, min(tile, width), min(tile, height)) for y in starts(height) for x in starts(width)]
+
+
+@register("blazeface")
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace, in passes; the later ones run only when the earlier ones call for them.
+
+    1. Short-range model on the whole image (letterboxed to 128x128): faces from about a fifth
+       of the image's longer side up. Portraits, selfies and close webcam frames end here
+       (~2 ms for 640x480 on one core).
+    2. If nothing was found: the same model with the image shrunk to ``zoom_out_fill`` of its
+       input and black around it, for faces cut by the image's edges such as tight face crops
+       (FER2013-like); only boxes of at least ``zoom_out_min_size`` of the shorter side count.
+    3. If still nothing, or the smallest face found is below ``small_face_ratio`` of the longer
+       side (there may be smaller ones the first pass cannot see), or the image is large
+       (longer side > ``large_side``): the full-range model (192x192) on the whole image and
+       on 50%-overlapping tiles of half the longer side, for small faces (down to ~1/25 of the
+       longer side, ~25 px in a 640x480 frame) and groups (~35 ms for 640x480).
+
+    Detections of passes 1-2 scoring below ``verify_below`` count only if the short-range model
+    finds them again in a square of ``verify_zoom`` times their box (this removes the loose
+    boxes BlazeFace sometimes draws around a too-small face, and face-like textures). Each
+    model's detections are merged by MediaPipe's weighted NMS; across models, where both find
+    a face, a confident short-range box is kept (else the better score), and a box lying mostly
+    inside a kept one is dropped. Full-range boxes are calibrated to the short-range ones
+    (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from either model.
+
+    ``threads``: ONNX Runtime intra-op threads (default 1, or ``$MOODTUNE_THREADS``).
+    ``small_faces``: "auto" (as above), "always" (pass 3 on every image: groups with faces of
+    very different sizes) or "never" (passes 1-2 only: at most ~5 ms per 640x480 frame for live
+    video, faces below ~1/5 of the frame are missed).
+    """
+
+    name = "blazeface"
+    #: FER2013's crop is 1.16x BlazeFace's box (median) with the box centre 8% of the crop low
+    #: (``bench/detectors.py --framing``): widen by 1.2 and move the centre up 0.09 box heights.
+    frame_scale, frame_dy = 1.2, -0.09
+
+    def __init__(
+        self,
+        threads: int | None = None,
+        small_faces: str = "auto",
+        zoom_out_fill: float = 0.7,
+        zoom_out_min_size: float = 0.6,
+        verify_below: float = 0.75,
+        verify_zoom: float = 1.6,
+        small_face_ratio: float = 0.25,
+        large_side: int = 1920,
+        min_tile: int = 96,
+    ):
+        if small_faces not in ("auto", "always", "never"):
+            raise MoodtuneError(f"small_faces must be 'auto', 'always' or 'never', not {small_faces!r}")
+        self.threads = int(threads or os.environ.get("MOODTUNE_THREADS", 1))
+        self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
+        self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
+        self.verify_below, self.verify_zoom = verify_below, verify_zoom
+        self.short = BlazeNet(SHORT_RANGE, self.threads)
+        self._full: BlazeNet | None = None
+
+    @property
+    def full(self) -> BlazeNet:
+        """The full-range model, loaded on first use."""
+        if self._full is None:
+            self._full = BlazeNet(FULL_RANGE, self.threads)
+        return self._full
+
+    def _confirmed(self, bgr: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep the detections scoring at least ``verify_below``, and those below it that the
+        short-range model finds again when it looks at a square of ``verify_zoom`` times the
+        box around them (the face then fills about 60% of its input, its best scale)."""
+        keep = scores >= self.verify_below
+        for i in np.flatnonzero(~keep):
+            x0, y0, x1, y1 = boxes[i]
+            side = self.verify_zoom * max(x1 - x0, y1 - y0)
+            again, _ = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side))
+            keep[i] = bool(len(again)) and float(_iou(boxes[i], again).max()) > 0.4
+        return boxes[keep], scores[keep]
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        """Faces in ``bgr`` ((H, W, 3) uint8; (H, W) gray is accepted too) as ``Detection`` boxes
+        (x, y, w, h) in its pixels, clipped to the image, best score first; [] when none."""
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        h, w = bgr.shape[:2]
+        if h < 2 or w < 2:
+            return []
+        long_side = max(h, w)
+        # no pass but the verification needs more than ~2 full-range inputs per side: shrink a
+        # large image once, by a whole factor (OpenCV's fast path for INTER_AREA; the few
+        # pixels that do not fill a last block at the right and bottom are left out)
+        k = long_side // (2 * FULL_RANGE.size)
+        if k >= 2:
+            hk, wk = h // k, w // k
+            work = cv2.resize(bgr[: hk * k, : wk * k], (wk, hk), interpolation=cv2.INTER_AREA)
+        else:
+            k, work = 1, bgr
+
+        def run(net: BlazeNet, roi=None, fill: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+            boxes, scores = net(work, roi, fill)
+            return boxes * np.float32(k), scores
+
+        parts = [self._confirmed(bgr, *weighted_nms(*run(self.short)))]
+        if not len(parts[0][1]):
+            # zoomed out, this pass is only trusted for what it is there for: faces about as
+            # large as the image (on scenes it can mistake a large area for a face)
+            boxes, scores = weighted_nms(*run(self.short, fill=self.zoom_out_fill))
+            big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zoom_out_min_size * min(h, w)
+            parts.append(self._confirmed(bgr, boxes[big], scores[big]))
+        found = np.concatenate([b for b, _ in parts])
+        found_scores = np.concatenate([sc for _, sc in parts])
+        # where both models see a face, a confident short-range box (the box FRAME_SCALE was
+        # measured on) is kept; otherwise the better score wins
+        rank = found_scores + (found_scores >= self.verify_below)
+        sizes = np.maximum(found[:, 2] - found[:, 0], found[:, 3] - found[:, 1])
+        look_closer = not len(found) or float(sizes.min()) < self.small_face_ratio * long_side or long_side > self.large_side
+        if self.small_faces == "always" or (self.small_faces == "auto" and look_closer):
+            more = [run(self.full)]
+            if long_side // 2 >= self.min_tile:
+                work_h, work_w = work.shape[:2]
+                for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
+                    more.append(run(self.full, rect))
+            # full-range boxes are merged among themselves here, with the short-range ones below
+            boxes, scores = weighted_nms(np.concatenate([b for b, _ in more]), np.concatenate([sc for _, sc in more]))
+            found, found_scores = np.concatenate([found, boxes]), np.concatenate([found_scores, scores])
+            rank = np.concatenate([rank, scores])
+        if not len(found_scores):
+            return []
+        boxes, scores = _drop_overlapping(found, found_scores, rank)
+        return _to_detections(boxes, scores, w, h)

@@ -1,0 +1,227 @@
+"""Face detectors on real photos: scikit-image's astronaut, matplotlib's Grace Hopper, faces-wild-dev."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import pytest
+
+from moodtune.config import data_dir
+from moodtune.vision.decode import load_image
+from moodtune.vision.detect import DEFAULT_DETECTOR, Detection, detector_names, get_detector
+
+DETECTORS = ["blazeface", "haar"]
+
+#: where the faces are (x0, y0, x1, y1), checked by eye; used as ground truth below
+ASTRONAUT_FACE = (175, 70, 275, 175)
+HOPPER_FACE = (160, 125, 370, 345)
+
+
+@lru_cache(maxsize=None)
+def astronaut() -> np.ndarray:
+    data = pytest.importorskip("skimage.data")
+    return np.ascontiguousarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+
+
+@lru_cache(maxsize=None)
+def hopper() -> np.ndarray:
+    cbook = pytest.importorskip("matplotlib.cbook")
+    return load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def xyxy(det: Detection) -> tuple[int, int, int, int]:
+    x, y, w, h = det.box
+    return x, y, x + w, y + h
+
+
+def check_valid(dets: list[Detection], img: np.ndarray) -> None:
+    """Boxes are int pixels inside the image, scores in [0, 1], best first."""
+    h, w = img.shape[:2]
+    for d in dets:
+        assert all(isinstance(v, int) for v in d.box)
+        x, y, bw, bh = d.box
+        assert 0 <= x and 0 <= y and bw > 0 and bh > 0 and x + bw <= w and y + bh <= h, (d.box, (w, h))
+        assert 0.0 <= d.score <= 1.0
+    assert [d.score for d in dets] == sorted((d.score for d in dets), reverse=True)
+
+
+def test_registry_default_is_blazeface():
+    assert DEFAULT_DETECTOR == "blazeface"
+    assert set(DETECTORS) <= set(detector_names())
+    assert get_detector().name == "blazeface"
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+@pytest.mark.parametrize("photo, face", [(astronaut, ASTRONAUT_FACE), (hopper, HOPPER_FACE)], ids=["astronaut", "grace_hopper"])
+def test_finds_the_face_in_a_portrait(name, photo, face):
+    img = photo()
+    dets = get_detector(name).detect(img)
+    check_valid(dets, img)
+    assert len(dets) == 1, dets
+    assert iou(xyxy(dets[0]), face) > 0.5, (dets, face)
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_grayscale_input(name):
+    """decode.py turns gray images into 3-channel BGR; the detector must cope with no colour."""
+    gray = cv2.cvtColor(hopper(), cv2.COLOR_BGR2GRAY)
+    img = load_image(gray)
+    assert img.shape == hopper().shape
+    dets = get_detector(name).detect(img)
+    check_valid(dets, img)
+    assert len(dets) == 1 and iou(xyxy(dets[0]), HOPPER_FACE) > 0.5, dets
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+@pytest.mark.parametrize("shape", [(480, 640, 3), (1, 1, 3), (2, 300, 3), (48, 48, 3)])
+def test_blank_frames_give_no_face(name, shape):
+    black = np.zeros(shape, np.uint8)
+    assert get_detector(name).detect(black) == []
+    gray = np.full(shape, 128, np.uint8)
+    assert get_detector(name).detect(gray) == []
+
+
+def paste(canvas: np.ndarray, photo: np.ndarray, face, scale: float, x: int, y: int):
+    """Paste ``photo`` resized by ``scale`` at (x, y); returns where its face lands (x0, y0, x1, y1)."""
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    canvas[y : y + h, x : x + w] = small[: canvas.shape[0] - y, : canvas.shape[1] - x]
+    return tuple(v * scale + o for v, o in zip(face, (x, y, x, y)))
+
+
+@pytest.mark.parametrize("where", [(40, 30), (400, 250)])
+def test_small_face_in_a_large_frame(where):
+    """A face ~30 px wide in a 640x480 frame: below what the 128x128 whole-frame pass can see."""
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    scale = 30 / (ASTRONAUT_FACE[2] - ASTRONAUT_FACE[0])
+    truth = paste(canvas, astronaut(), ASTRONAUT_FACE, scale, *where)
+    dets = get_detector("blazeface").detect(canvas)
+    check_valid(dets, canvas)
+    assert len(dets) == 1, dets
+    assert iou(xyxy(dets[0]), truth) > 0.4, (dets, truth)
+
+
+def test_several_faces_in_one_photo():
+    """A collage of six face photos (plain, mirrored, gray, different sizes) on one 640x480 canvas."""
+    canvas = np.full((480, 640, 3), 200, np.uint8)
+    a, g = astronaut(), hopper()
+    a_flip, g_flip = a[:, ::-1].copy(), g[:, ::-1].copy()
+    ax0, ay0, ax1, ay1 = ASTRONAUT_FACE
+    gx0, gy0, gx1, gy1 = HOPPER_FACE
+    a_face_flip = (a.shape[1] - ax1, ay0, a.shape[1] - ax0, ay1)
+    g_face_flip = (g.shape[1] - gx1, gy0, g.shape[1] - gx0, gy1)
+    g_gray = load_image(cv2.cvtColor(g, cv2.COLOR_BGR2GRAY))
+    truths = [
+        paste(canvas, a, ASTRONAUT_FACE, 0.4, 0, 0),  # 205x205, face ~40 px
+        paste(canvas, g, HOPPER_FACE, 0.38, 215, 0),  # 195x228, face ~80 px
+        paste(canvas, a_flip, a_face_flip, 0.4, 430, 0),
+        paste(canvas, g_flip, g_face_flip, 0.38, 0, 240),
+        paste(canvas, a, ASTRONAUT_FACE, 0.3, 215, 260),  # face ~30 px
+        paste(canvas, g_gray, HOPPER_FACE, 0.38, 430, 240),
+    ]
+    dets = get_detector("blazeface").detect(canvas)
+    check_valid(dets, canvas)
+    assert len(dets) == len(truths), dets
+    for t in truths:
+        assert max(iou(xyxy(d), t) for d in dets) > 0.4, (t, dets)
+
+
+def test_group_of_large_faces_in_one_pass():
+    """Four portraits filling a 2x2 grid: found by the default detector, and by the fast
+    whole-image passes alone."""
+    canvas = np.zeros((512, 512, 3), np.uint8)
+    a, g = astronaut(), hopper()
+    truths = [
+        paste(canvas, a[40:296, 96:352], (ASTRONAUT_FACE[0] - 96, ASTRONAUT_FACE[1] - 40, ASTRONAUT_FACE[2] - 96, ASTRONAUT_FACE[3] - 40), 1.0, 0, 0),
+        paste(canvas, g[100:400, 115:415], (HOPPER_FACE[0] - 115, HOPPER_FACE[1] - 100, HOPPER_FACE[2] - 115, HOPPER_FACE[3] - 100), 256 / 300, 256, 0),
+    ]
+    truths += [(x0, y0 + 256, x1, y1 + 256) for x0, y0, x1, y1 in truths]
+    canvas[256:] = canvas[:256]
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    for det in (get_detector("blazeface"), BlazeFaceDetector(small_faces="never")):
+        dets = det.detect(canvas)
+        check_valid(dets, canvas)
+        assert len(dets) == 4, dets
+        for t in truths:
+            assert max(iou(xyxy(d), t) for d in dets) > 0.5, (t, dets)
+
+
+def test_face_cut_by_the_edge_and_tight_crop():
+    """A face half outside the image gets a clipped box; a tight face crop (like FER2013) is found."""
+    det = get_detector("blazeface")
+    img = np.ascontiguousarray(hopper()[:, 265:])  # right half of the face only
+    dets = det.detect(img)
+    check_valid(dets, img)
+    assert dets and dets[0].box[0] == 0
+    x0, y0, x1, y1 = HOPPER_FACE
+    tight = np.ascontiguousarray(hopper()[y0 + 10 : y1 - 10, x0 + 10 : x1 - 10])
+    dets = det.detect(tight)
+    check_valid(dets, tight)
+    assert len(dets) == 1
+
+
+def test_boxes_map_back_through_the_letterbox():
+    """The same face found in a wide and a tall frame lands at the same place in each."""
+    det = get_detector("blazeface")
+    ref = xyxy(det.detect(astronaut())[0])
+    for shape, at in [((512, 900, 3), (300, 0)), ((900, 512, 3), (0, 250))]:
+        canvas = np.zeros(shape, np.uint8)
+        truth = paste(canvas, astronaut(), ref, 1.0, *at)
+        dets = det.detect(canvas)
+        check_valid(dets, canvas)
+        assert len(dets) == 1 and iou(xyxy(dets[0]), truth) > 0.8, (dets, truth)
+
+
+def test_onnx_models_and_anchors_agree():
+    from moodtune.vision.blazeface import FULL_RANGE, SHORT_RANGE, BlazeNet, ssd_anchors
+
+    for spec, n in [(SHORT_RANGE, 896), (FULL_RANGE, 2304)]:
+        anchors = ssd_anchors(spec)
+        assert anchors.shape == (n, 2) and anchors.min() > 0 and anchors.max() < 1
+        net = BlazeNet(spec)
+        (inp,) = net.session.get_inputs()
+        assert inp.shape == [1, 3, spec.size, spec.size]
+        assert [o.shape for o in net.session.get_outputs()] == [[1, n, 16], [1, n, 1]]
+
+
+FACES_WILD = data_dir() / "faces-wild-dev" / "images"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not FACES_WILD.is_dir(), reason=f"{FACES_WILD} not present")
+def test_default_detector_recall_on_faces_wild_dev():
+    files = sorted(FACES_WILD.glob("*.jpg"))[:100]
+    det = get_detector()
+    found = 0
+    for f in files:
+        img = load_image(f)
+        dets = det.detect(img)
+        check_valid(dets, img)
+        found += bool(dets)
+    assert found >= 0.98 * len(files), f"found faces in {found}/{len(files)}"
+
+
+def test_small_faces_option():
+    """``small_faces="never"`` (bounded time for live video) keeps the portrait, skips tiny faces."""
+    from moodtune.errors import MoodtuneError
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    fast = BlazeFaceDetector(small_faces="never")
+    assert len(fast.detect(hopper())) == 1
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    paste(canvas, astronaut(), ASTRONAUT_FACE, 0.3, 200, 150)
+    assert fast.detect(canvas) == []
+    assert len(BlazeFaceDetector(small_faces="always").detect(canvas)) == 1
+    with pytest.raises(MoodtuneError):
+        BlazeFaceDetector(small_faces="sometimes")
