@@ -49,6 +49,14 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
 
 
+def channels_last_safe(model: torch.nn.Module) -> bool:
+    """False when the model has a 1x1 strided convolution with < 16 input channels: oneDNN's NHWC
+    backward-weights kernel for it writes out of bounds on x86 CPUs (segfault or wrong gradients,
+    uxlfoundation/oneDNN#6035), e.g. mini_xception's first shortcut (8 -> 16, stride 2)."""
+    return not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and m.in_channels < 16
+                   for m in model.modules())
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -103,7 +111,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     x_va, y_va = torch.from_numpy(va.images), torch.from_numpy(va.labels)
 
     model = create_model(cfg.model, weights=cfg.weights if state is None else None, **cfg.model_kwargs).to(dev)
-    if dev.type == "cpu":
+    channels_last = dev.type == "cpu" and channels_last_safe(model)
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(x_tr) // cfg.batch_size)
@@ -140,7 +149,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     g["lr"] = lr_at(step)
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             x = augment(normalise(x_tr[idx].float()[:, None]))
-            if dev.type == "cpu":
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)

@@ -1,0 +1,210 @@
+"""A tiny real training run: interrupted after one epoch, resumed; then ONNX parity, ``moodtune eval``
+(table and ``--report``) and ``moodtune benchmark-models`` on what it produced."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from moodtune.app.cli import main  # noqa: E402
+from moodtune.config import data_dir  # noqa: E402
+from moodtune.emotion.classifier import EmotionClassifier  # noqa: E402
+from moodtune.emotion.labels import CLASSES  # noqa: E402
+from moodtune.training import train as train_mod  # noqa: E402
+from moodtune.training.data import load_csv  # noqa: E402
+from moodtune.training.evaluate import evaluate  # noqa: E402
+from moodtune.training.export import Deployable  # noqa: E402
+from moodtune.training.report import write_report  # noqa: E402
+from moodtune.training.train import TrainConfig, train  # noqa: E402
+from moodtune.training.zoo import create_model  # noqa: E402
+
+FER = data_dir() / "fer2013"
+HAVE_DATA = (FER / "meta.csv").is_file() and (FER / "images").is_dir()
+pytestmark = [pytest.mark.shared, pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")]
+
+PER_SPLIT = {"Training": 192, "PublicTest": 64, "PrivateTest": 64}
+LIMIT, BATCH = 128, 64  # 2 steps per epoch
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def config(out: Path, data: Path) -> TrainConfig:
+    return TrainConfig(model="mini_xception", epochs=2, batch_size=BATCH, lr=0.01, limit=LIMIT, data=str(data), out=str(out))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A Kaggle-style CSV of the first real faces of each split."""
+    path = tmp_path_factory.mktemp("fer") / "fer2013.csv"
+    count = dict.fromkeys(PER_SPLIT, 0)
+    with open(FER / "meta.csv", newline="") as f, open(path, "w") as out:
+        out.write("emotion,pixels,Usage\n")
+        for row in csv.DictReader(f):
+            if count[row["usage"]] >= PER_SPLIT[row["usage"]]:
+                continue
+            count[row["usage"]] += 1
+            img = cv2.imread(str(FER / row["png"]), cv2.IMREAD_GRAYSCALE)
+            out.write(f"{CLASSES.index(row['label'])},{' '.join(map(str, img.ravel()))},{row['usage']}\n")
+            if count == PER_SPLIT:
+                break
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, dataset) -> dict:
+    """An uninterrupted reference run, and the same run interrupted in epoch 2 then resumed."""
+    root = tmp_path_factory.mktemp("runs")
+    reference = train(config(root / "reference", dataset))
+
+    steps = LIMIT // BATCH
+    calls = {"n": 0}
+    real_augment = train_mod.augment
+
+    def interrupt_in_epoch_2(x, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] > steps:  # first batch of epoch 2: Ctrl-C
+            raise KeyboardInterrupt
+        return real_augment(x, *a, **kw)
+
+    run = root / "mini_xception"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train_mod, "augment", interrupt_in_epoch_2)
+        with pytest.raises(KeyboardInterrupt):
+            train(config(run, dataset))
+    after_interrupt = {
+        "files": sorted(p.name for p in run.iterdir()),
+        "history": json.loads((run / "history.json").read_text()),
+        "epoch": torch.load(run / "last.pt", map_location="cpu", weights_only=False)["epoch"],
+    }
+    # --resume needs only the run folder: the config comes from the checkpoint.
+    resumed = train(TrainConfig(model="mini_xception", out=str(run)), resume=True)
+    return {"root": root, "run": run, "onnx": resumed, "reference": reference, "after_interrupt": after_interrupt}
+
+
+def _same_history(a: list[dict], b: list[dict], rel: float) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for k in x:
+            if k != "seconds":
+                assert x[k] == pytest.approx(y[k], rel=rel, abs=1e-7), (k, x, y)
+
+
+def test_interrupted_run_resumes_to_the_same_history(runs):
+    ai = runs["after_interrupt"]
+    assert ai["epoch"] == 0 and len(ai["history"]) == 1
+    assert {"last.pt", "best.pt", "history.json"} <= set(ai["files"]) and "model.onnx" not in ai["files"]
+    ref = json.loads((runs["root"] / "reference" / "history.json").read_text())
+    got = json.loads((runs["run"] / "history.json").read_text())
+    _same_history(got[:1], ref[:1], rel=1e-6)  # epoch 1 before the interruption is the uninterrupted epoch 1
+    _same_history(got, ref, rel=1e-4)  # and the resumed epoch 2 continues it (weights, optimiser, RNG restored)
+    assert [h["epoch"] for h in got] == [1, 2]
+    files = {p.name for p in runs["run"].iterdir()}
+    assert {"last.pt", "best.pt", "history.json", "model.onnx", "model.json"} <= files
+    card = json.loads((runs["run"] / "model.json").read_text())
+    assert card["name"] == "mini_xception" and card["epochs_run"] == 2 and card["tta"] == "hflip"
+    last = torch.load(runs["run"] / "last.pt", map_location="cpu", weights_only=False)
+    ref_last = torch.load(runs["root"] / "reference" / "last.pt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 1 and set(last) >= {"config", "model", "optimizer", "history", "best", "rng"}
+    for k, v in ref_last["model"].items():
+        if v.is_floating_point():
+            assert torch.allclose(last["model"][k], v, rtol=1e-4, atol=1e-5), k
+
+
+def test_onnx_export_matches_torch_on_real_faces(runs, dataset):
+    faces = load_csv(dataset).subset("PrivateTest").images
+    ckpt = torch.load(runs["run"] / "best.pt", map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**ckpt["config"])
+    model = create_model(cfg.model, **cfg.model_kwargs)
+    model.load_state_dict(ckpt["model"])
+    with torch.no_grad():
+        expected = Deployable(model.eval(), tta=cfg.export_tta).eval()(torch.from_numpy(faces).float()[:, None]).numpy()
+    got = EmotionClassifier.load(runs["onnx"]).predict(faces)
+    assert got.shape == (len(faces), 7)
+    assert np.abs(got - expected).max() < 1e-4
+    assert np.array_equal(got.argmax(1), expected.argmax(1))
+
+
+def test_eval_cli_prints_the_tables(runs, capsys):
+    assert main(["eval", str(runs["onnx"]), "--limit", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "| subset | faces | accuracy | macro precision | macro recall | macro F1 |" in out
+    assert "| full | 50 |" in out and "| minus Training duplicates |" in out
+    assert "| class | precision | recall | F1 | support |" in out
+    assert "| true \\ predicted | angry | disgust" in out
+    assert "50 faces in" in out
+
+
+def test_eval_report_writes_plots_and_summary(runs, tmp_path, capsys):
+    report = tmp_path / "report"
+    assert main(["eval", str(runs["onnx"]), "--limit", "50", "--report", str(report)]) == 0
+    assert f"report written to {report / 'summary.md'}" in capsys.readouterr().out
+    for name in ("confusion.png", "per_class.png", "curves.png", "gradcam.png"):
+        assert (report / name).read_bytes()[:8] == PNG, name
+        assert f"]({name})" in (report / "summary.md").read_text()
+    summary = (report / "summary.md").read_text()
+    assert "| full | 50 |" in summary and "| class | precision |" in summary and "| true \\ predicted |" in summary
+    assert "best.pt" in summary  # Grad-CAM says which checkpoint it used
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["full"]["n"] == 50 and len(metrics["confusion"]) == 7
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        ["confusion.png", "per_class.png", "curves.png", "gradcam.png", "metrics.json", "summary.md"])
+
+
+def test_report_without_torch_model_or_history_skips_with_notes(runs, dataset, tmp_path):
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(runs["onnx"], lone / "model.onnx")
+    shutil.copy(runs["onnx"].with_suffix(".json"), lone / "model.json")
+    ev = evaluate(str(lone / "model.onnx"), "PrivateTest", data=load_csv(dataset))
+    summary = write_report(ev, tmp_path / "r")
+    names = {p.name for p in (tmp_path / "r").iterdir()}
+    assert names == {"confusion.png", "per_class.png", "metrics.json", "summary.md"}
+    text = summary.read_text()
+    assert "No Grad-CAM" in text and "no `best.pt` lies beside" in text and "No training curves" in text
+
+
+def test_report_for_a_checkpoint_has_gradcam(runs, dataset, tmp_path):
+    ev = evaluate(str(runs["run"] / "best.pt"), "PrivateTest", tta=True, data=load_csv(dataset))
+    write_report(ev, tmp_path / "r")
+    assert {"gradcam.png", "curves.png"} <= {p.name for p in (tmp_path / "r").iterdir()}
+
+
+def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(runs["run"], runs_dir / "mini_xception")
+    wip = runs_dir / "cnn3"  # a run still training: no model.onnx yet
+    wip.mkdir()
+    torch.save({"config": {"model": "cnn3", "epochs": 40}, "model": {}, "epoch": 2, "val_acc": 0.4321}, wip / "best.pt")
+    (wip / "history.json").write_text(json.dumps([{"epoch": i, "seconds": 60} for i in (1, 2, 3)]))
+    md = tmp_path / "table.md"
+    args = ["benchmark-models", "--runs", str(runs_dir), "--limit", "200", "--out", str(md)]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
+    for algo in ("Gaussian Naive Bayes", "k-NN", "Random Forest", "SVM (RBF kernel, Nystroem approximation)",
+                 "SVM (exact RBF kernel, subsample)", "mini-Xception"):
+        cells = lines[algo].split(" | ")
+        assert 0.0 <= float(cells[2]) <= 1.0 and 0.0 <= float(cells[6]) <= 1.0, lines[algo]
+    assert "| 2/2 | 48x48 |" in lines["mini-Xception"]
+    assert "training in progress" in lines["3-block CNN (32/64/128)"] and "0.4321" in lines["3-block CNN (32/64/128)"]
+    assert "| 3/40 |" in lines["3-block CNN (32/64/128)"]
+    for name in ("Xception", "ResNet50V2", "VGG (Khaireddin & Chen)", "moodnet (flagship)"):
+        assert "| not trained yet |" in lines[name]
+    fer = lines["`fer` package (its shipped model)"]
+    assert "| 0.658 |" in fer and "| 0.639 |" in fer and "measured by the team" in fer
+    assert "smoke run on 200 faces" in out
+    assert md.read_text().count("| not trained yet |") == 4
+    assert (runs_dir / "benchmark-cache.json").is_file()
+
+    assert main(args) == 0  # second time: everything from the cache, same table
+    out2, err2 = capsys.readouterr()
+    assert "baselines: using cached results" in err2 and "using cached evaluation" in err2
+    assert [x for x in out2.splitlines() if x.startswith("| ")] == [x for x in out.splitlines() if x.startswith("| ")]
