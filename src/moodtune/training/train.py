@@ -86,14 +86,18 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 512,
     return torch.cat(out) if out else torch.zeros(0, 7)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Run (or resume) training; returns the path of the exported ONNX model."""
+def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> Path:
+    """Run (or resume) training; returns the path of the exported ONNX model.
+
+    A resumed run keeps its saved configuration; ``epochs`` may shorten or extend it (the
+    cosine schedule then follows the new length from the next epoch on).
+    """
     out = Path(cfg.out)
     last = out / "last.pt"
     state = None
     if resume and last.is_file():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        cfg = TrainConfig(**state["config"])
+        cfg = TrainConfig(**{**state["config"], **({"epochs": epochs} if epochs else {})})
         print(f"resuming {cfg.model} from epoch {state['epoch'] + 1}/{cfg.epochs} in {out}")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)

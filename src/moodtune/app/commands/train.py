@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", help="zoo name: cnn3, mini_xception, xception, resnet50v2, vgg_kc, moodnet")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, help="epochs to train (default 40); with --resume: change the run's length")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.03, help="peak learning rate (SGD, Nesterov momentum 0.9)")
     p.add_argument("--weight-decay", type=float, default=5e-4)
@@ -37,10 +37,10 @@ def run(args) -> int:
     from moodtune.training.train import TrainConfig, train
 
     cfg = TrainConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        model=args.model, epochs=args.epochs or 40, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, patience=args.patience, ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing,
         seed=args.seed, device=args.device, limit=args.limit, data=args.data, weights=args.weights,
         export_tta=not args.no_tta, out=args.out or f"runs/{args.model}",
     )
-    train(cfg, resume=args.resume)
+    train(cfg, resume=args.resume, epochs=args.epochs)
     return 0
