@@ -16,6 +16,7 @@ $(VENV)/.runtime: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.runtime
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[train,test,web]"
 	touch $@
@@ -37,6 +38,9 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.test
 	$(PY) bench/detectors.py
 	$(PY) bench/recommend_latency.py
+	$(PY) bench/live_fps.py
+	$(PY) bench/api_latency.py
+	$(PY) bench/memory_soak.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 
 from moodtune.emotion.affect import valence_arousal
-from moodtune.emotion.classifier import get_classifier
+from moodtune.emotion.classifier import EmotionClassifier, get_classifier
 from moodtune.emotion.labels import CLASSES
 from moodtune.vision.crop import face_crop, whole_image_crop
 from moodtune.vision.decode import ImageInput, load_image
-from moodtune.vision.detect import framing, get_detector
+from moodtune.vision.detect import Detection, FaceDetector, framing, get_detector
 
 
 @dataclass
@@ -80,12 +80,17 @@ def analyze_frame(bgr: np.ndarray, detector: str | None = None, face_crop_input:
         probs = clf.predict(whole_image_crop(bgr, size)[None])[0]
         return [FaceResult.from_probabilities((0, 0, w, h), probs)]
     det = get_detector(detector)
-    detections = det.detect(bgr)
+    return classify_detections(bgr, det.detect(bgr), det, clf)
+
+
+def classify_detections(bgr: np.ndarray, detections: list[Detection], detector: FaceDetector,
+                        classifier: EmotionClassifier) -> list[FaceResult]:
+    """Crop each detected face with ``detector``'s FER framing and classify it; largest face first."""
     if not detections:
         return []
-    scale, dy = framing(det)
+    scale, dy = framing(detector)
     detections = sorted(detections, key=lambda d: -(d.box[2] * d.box[3]))
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    crops = np.stack([face_crop(gray, d.box, size, scale, dy) for d in detections])
-    probs = clf.predict(crops)
+    crops = np.stack([face_crop(gray, d.box, classifier.input_size, scale, dy) for d in detections])
+    probs = classifier.predict(crops)
     return [FaceResult.from_probabilities(d.box, p, d.score) for d, p in zip(detections, probs)]

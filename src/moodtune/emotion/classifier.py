@@ -10,6 +10,7 @@ exact same computation. The card (same name, ``.json``) says S and how it scored
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,5 +74,7 @@ class EmotionClassifier:
 
 @lru_cache(maxsize=4)
 def get_classifier(path: str | None = None) -> EmotionClassifier:
-    """The classifier at ``path`` (default: the shipped model), loaded once per process."""
-    return EmotionClassifier.load(path)
+    """The classifier at ``path`` (default: the shipped model), loaded once per process, with
+    ``$MOODTUNE_THREADS`` (default 1) ONNX Runtime threads like the face detector: one face is too
+    small a job to split, and streams or requests then run side by side on separate cores."""
+    return EmotionClassifier.load(path, threads=int(os.environ.get("MOODTUNE_THREADS", "1")))

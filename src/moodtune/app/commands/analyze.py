@@ -1,4 +1,4 @@
-"""``moodtune analyze PATH...``: faces, emotions and valence/arousal for images and folders."""
+"""``moodtune analyze PATH...``: faces, emotions and valence/arousal for images, folders and videos."""
 
 from __future__ import annotations
 
@@ -17,11 +17,20 @@ def add_parser(sub) -> None:
         help="find faces in images and classify their expressions",
         description="Find the faces in each image (folders are searched recursively), classify each face's "
         "expression into angry, disgust, fear, happy, sad, surprise, neutral, and place it on the "
-        "valence/arousal plane. Exit code 0 when every input was processed, 1 when some failed.",
+        "valence/arousal plane. Video files (.mp4 .avi .mov .mkv .webm) are analysed frame by frame: each "
+        "face keeps a track id across frames and its probabilities are smoothed over time. "
+        "Exit code 0 when every input was processed, 1 when some failed.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder")
-    p.add_argument("--json", action="store_true", help="one JSON object per input file per line")
-    p.add_argument("--annotate", metavar="OUT_DIR", help="write a copy of each image with boxes and labels drawn")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder of images, or video file")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per input file per line; for a video, one per processed frame "
+                   '({"path", "frame", "time", "faces": [... each with "track"]})')
+    p.add_argument("--annotate", metavar="OUT_DIR",
+                   help="write a copy of each image (for a video: of its processed frames, as OUT_DIR/NAME.annotated.mp4) "
+                   "with boxes and labels drawn")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame (default 1: all)")
+    p.add_argument("--half-life", type=float, default=None, metavar="SECONDS",
+                   help="videos: smoothing half-life in seconds of video (default 0.5; 0 turns smoothing off)")
     p.add_argument("--detector", help="face detector: blazeface (default) or haar")
     p.add_argument("--face-crop", action="store_true", help="each image already is one face crop (like FER2013): skip detection")
     p.add_argument("--model", help="ONNX emotion model (default: the shipped one)")
@@ -50,6 +59,7 @@ def iter_inputs(paths: list[str]):
 
 def run(args) -> int:
     import moodtune
+    from moodtune.video import is_video
     from moodtune.vision.decode import load_image
     from moodtune.vision.detect import get_detector
 
@@ -59,8 +69,17 @@ def run(args) -> int:
         except MoodtuneError as exc:
             print(f"moodtune analyze: error: {exc}", file=sys.stderr)
             return 2
+    if args.every < 1:
+        print("moodtune analyze: error: --every must be 1 or more", file=sys.stderr)
+        return 2
+    if args.half_life is not None and not (args.half_life >= 0 and args.half_life < float("inf")):
+        print("moodtune analyze: error: --half-life must be a number of seconds >= 0", file=sys.stderr)
+        return 2
     failures = 0
     for path, error in iter_inputs(args.paths):
+        if error is None and is_video(path):
+            failures += 0 if _run_video(path, args) else 1
+            continue
         faces = []
         if error is None:
             try:
@@ -89,8 +108,74 @@ def run(args) -> int:
 
 
 def _face_json(face) -> dict:
-    d = face.to_dict()
-    return {k: d[k] for k in ("box", "emotion", "confidence", "probabilities", "valence", "arousal")}
+    from moodtune.video import face_json
+
+    return face_json(face)
+
+
+def _run_video(path: Path, args) -> bool:
+    """Analyse one video file; prints per-frame JSON lines or a per-track summary. True when it worked."""
+    from moodtune.video import DEFAULT_HALF_LIFE_S, TrackSummary, iter_video
+
+    shown = _display(path)
+    if args.face_crop:
+        print(f"{shown}: error: --face-crop is for images that are face crops, not for videos", file=sys.stderr)
+        return False
+    summary = TrackSummary()
+    writer = None
+    processed = 0
+    try:
+        frames = iter_video(path, every=args.every, detector=args.detector, model=args.model,
+                            half_life=DEFAULT_HALF_LIFE_S if args.half_life is None else args.half_life,
+                            keep_images=bool(args.annotate))
+        for frame in frames:
+            processed += 1
+            summary.add(frame)
+            if args.json:
+                print(json.dumps({"path": shown, **frame.to_dict()}), flush=True)
+            if args.annotate:
+                writer = _write_video_frame(writer, frame, Path(args.annotate), path, args.every)
+    except MoodtuneError as exc:
+        if args.json:
+            print(json.dumps({"path": shown, "error": str(exc)}), flush=True)
+        else:
+            print(f"{shown}: error: {exc}", file=sys.stderr)
+        return False
+    finally:
+        if writer is not None:
+            writer.release()
+    if not args.json:
+        rows = summary.rows()
+        print(f"{shown}: {processed} frame{'s' if processed != 1 else ''} analysed, "
+              f"{len(rows)} face track{'s' if len(rows) != 1 else ''}")
+        for r in rows:
+            print(f"  track {r['track']}: {r['frames']} frame{'s' if r['frames'] != 1 else ''}, {r['first']:.1f}s to {r['last']:.1f}s, mostly {r['emotion']}"
+                  f"  valence {r['valence']:+.2f}  arousal {r['arousal']:+.2f}")
+    return True
+
+
+def _write_video_frame(writer, frame, out_dir: Path, source: Path, every: int):
+    """Append one annotated frame to ``out_dir/<stem>.annotated.mp4`` (opened on the first frame)."""
+    import cv2
+
+    from moodtune.app.draw import annotate
+
+    image = annotate(frame.image, [f.face for f in frame.faces])
+    if writer is None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MoodtuneError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+        cap = cv2.VideoCapture(str(source))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+        cap.release()
+        target = out_dir / f"{source.stem}.annotated.mp4"
+        h, w = image.shape[:2]
+        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), max(1.0, fps / every), (w, h))
+        if not writer.isOpened():
+            raise MoodtuneError(f"cannot write {target}")
+    writer.write(image)
+    return writer
 
 
 def _display(path: Path) -> str:
