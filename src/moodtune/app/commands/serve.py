@@ -41,11 +41,11 @@ def run(args) -> int:
         return 2
     check_port_free(args.host, args.port)
     # a wrong --detector, --model or --catalog is reported here, in one line, before the server starts
-    from moodtune.video import stream_classifier
+    from moodtune.emotion.classifier import get_classifier
     from moodtune.vision.detect import get_detector
 
     get_detector(args.detector)
-    stream_classifier(args.model)
+    get_classifier(args.model)
     if args.catalog and server.ServerState.music() is not None:
         from moodtune.music.recommend import open_catalog
 
