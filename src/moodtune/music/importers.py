@@ -167,6 +167,10 @@ def _artists(text: str | None, sep: str) -> list[str]:
     return [a.strip() for a in text.split(sep) if a.strip()]
 
 
+#: Spotify's audio-feature columns, named the same in every Spotify-derived CSV schema.
+SPOTIFY_FEATURES = {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "mode", "instrumentalness")}
+
+
 def _features(row: dict, cols: dict[str, str | None]) -> dict:
     return {
         "valence": _float(row, cols.get("valence"), 0, 1),
@@ -194,7 +198,7 @@ def _row_spotify_tracks(row: dict, source: str) -> Track:
     title = _text(row, "track_name")
     artists = _artists(_text(row, "artists"), ";")
     _require(title, artists)
-    feats = _features(row, {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "mode", "instrumentalness")})
+    feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, album=_text(row, "album_name"), genres=split_genres(_text(row, "track_genre")),
         popularity=_float(row, "popularity", 0, 100), duration_ms=_int(row, "duration_ms", 0),
@@ -206,7 +210,7 @@ def _row_spotify_music(row: dict, source: str) -> Track:
     title = _text(row, "track_name")
     artists = _artists(_text(row, "track_artist"), ",")
     _require(title, artists)
-    feats = _features(row, {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "mode", "instrumentalness")})
+    feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, album=_text(row, "track_album_name"),
         year=_year(row, "track_album_release_date"), genres=split_genres(_text(row, "playlist_genre")),
@@ -220,7 +224,7 @@ def _row_data_moods(row: dict, source: str) -> Track:
     title = _text(row, "name")
     artists = _artists(_text(row, "artist"), ",")
     _require(title, artists)
-    feats = _features(row, {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "instrumentalness")})
+    feats = _features(row, {**SPOTIFY_FEATURES, "mode": None})  # data_moods has no mode column
     return Track(
         title=title, artists=artists, album=_text(row, "album"), year=_year(row, "release_date"),
         popularity=_float(row, "popularity", 0, 100), duration_ms=_int(row, "length", 0),
@@ -232,7 +236,7 @@ def _row_top_hits(row: dict, source: str) -> Track:
     title = _text(row, "song")
     artists = _artists(_text(row, "artist"), ",")
     _require(title, artists)
-    feats = _features(row, {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "mode", "instrumentalness")})
+    feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, year=_year(row, "year"), genres=split_genres(_text(row, "genre")),
         popularity=_float(row, "popularity", 0, 100), duration_ms=_int(row, "duration_ms", 0),
