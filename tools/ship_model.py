@@ -30,7 +30,7 @@ def main() -> None:
     card_path = onnx.with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["private_test"] = {"full": ev.full.summary(), "minus_training_duplicates": ev.dedup.summary(),
-                            "measured": time.strftime("%Y-%m-%d"), "command": f"moodtune eval {ASSETS / 'emotion.onnx'} --split PrivateTest"}
+                            "measured": time.strftime("%Y-%m-%d"), "command": "moodtune eval shipped --split PrivateTest"}
     if args.note:
         card["note"] = args.note
     card_path.write_text(json.dumps(card, indent=2) + "\n")

@@ -71,7 +71,7 @@ def _fmt(affect: Affect) -> str:
 
 
 def plan_match(affect: Affect, n: int) -> Plan:
-    lyrics = 0.1 * max(0.0, -affect.valence)
+    lyrics = 0.1 * -affect.valence if affect.valence <= NEGATIVE_VALENCE else 0.0  # clearly negative moods only
     reason = f"music that mirrors {_fmt(affect)}"
     if lyrics > 0:
         reason += "; vocal tracks preferred, as lyrics intensify negative moods (Ali & Peynircioglu 2006)"
