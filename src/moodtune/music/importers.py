@@ -468,11 +468,6 @@ def import_file(
     path = Path(path)
     fmt, rows = read_tracks(path, format, mapping)
     report = ImportReport(str(path), fmt)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=count_rows(path), unit=" rows", desc=f"importing {path.name}", mininterval=0.2)
 
     ids: set[str] = set()
     pairs: set[tuple[str, str]] = set()
@@ -480,8 +475,6 @@ def import_file(
     def good_tracks():
         for line, item in rows:
             report.rows += 1
-            if bar is not None:
-                bar.update(1)
             if isinstance(item, BadRow):
                 report.bad.append((line, str(item)))
                 if max_bad is not None and len(report.bad) > max_bad:
@@ -495,14 +488,19 @@ def import_file(
                 report.without_features += 1
             yield item
 
-    try:
-        res = store.add_tracks(good_tracks())
-    finally:
-        if bar is not None:
-            bar.close()
+    res = add_with_progress(store, good_tracks(), progress, count_rows(path) if progress else None,
+                            f"importing {path.name}", " rows")
     report.added, report.merged, report.total = res.added, res.merged, res.total
     report.distinct_ids, report.distinct_pairs = len(ids), len(pairs)
     return report
+
+
+def add_with_progress(store: CatalogStore, tracks, progress: bool, total: int | None, desc: str, unit: str):
+    """``store.add_tracks(tracks)`` (one transaction) with a tqdm bar counting the items consumed."""
+    from tqdm import tqdm
+
+    with tqdm(tracks, total=total, unit=unit, desc=desc, mininterval=0.2, disable=not progress) as bar:
+        return store.add_tracks(bar)
 
 
 def load_csv_catalog(path: str | Path, format: str = "auto") -> CatalogStore:

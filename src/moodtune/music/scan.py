@@ -17,6 +17,7 @@ import numpy as np
 
 from moodtune.errors import MoodtuneError
 from moodtune.music.features import genre_profile, overall_profile, split_genres
+from moodtune.music.importers import add_with_progress
 from moodtune.music.store import CatalogStore
 from moodtune.music.types import Track
 
@@ -117,16 +118,9 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
         raise MoodtuneError(f"not a folder: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     rep = ScanReport(str(folder), files=len(files))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(files), unit=" files", desc=f"scanning {folder.name}")
 
     def tracks():
         for p in files:
-            if bar is not None:
-                bar.update(1)
             try:
                 tags = read_tags(p)
                 feats = analyse_audio(p) if audio else None
@@ -146,10 +140,6 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
                 t.estimated = ["valence", "energy", "acousticness"]
             yield t
 
-    try:
-        res = store.add_tracks(tracks())
-    finally:
-        if bar is not None:
-            bar.close()
+    res = add_with_progress(store, tracks(), progress, len(files), f"scanning {folder.name}", " files")
     rep.added, rep.merged, rep.total = res.added, res.merged, res.total
     return rep
