@@ -65,6 +65,12 @@ def _float(row, key):
         return None
 
 
+def _complete_features(row) -> dict | None:
+    """The row's ``FEATURES`` as floats, or None when any is missing or not a number."""
+    feats = {k: _float(row, k) for k in FEATURES}
+    return None if any(v is None for v in feats.values()) else feats
+
+
 def read_rows(music: Path):
     """Yield (genre, subgenre, feature dict, source) per (track, genre)."""
     seen = set()
@@ -76,8 +82,8 @@ def read_rows(music: Path):
                 if key in seen:
                     continue
                 seen.add(key)
-                feats = {k: _float(row, k) for k in FEATURES}
-                if any(v is None for v in feats.values()):
+                feats = _complete_features(row)
+                if feats is None:
                     continue
                 yield genre, row["playlist_subgenre"].strip().lower(), feats, "spotify_music"
     with open(music / "songs_normalize.csv", newline="", encoding="utf-8") as f:
@@ -86,8 +92,8 @@ def read_rows(music: Path):
             if key in seen:
                 continue
             seen.add(key)
-            feats = {k: _float(row, k) for k in FEATURES}
-            if any(v is None for v in feats.values()):
+            feats = _complete_features(row)
+            if feats is None:
                 continue
             for genre in split_genres(row["genre"]):
                 yield genre, "", feats, "top_hits"
