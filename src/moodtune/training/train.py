@@ -63,6 +63,13 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(dev: torch.device) -> str:
+    """What a run trains on, for the model card: the GPU's name, or the CPU and its thread count."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
 def _targets(data: FerData, mix: float, smoothing: float) -> torch.Tensor:
     onehot = np.eye(7, dtype=np.float32)[data.labels]
     t = onehot if data.soft is None or mix <= 0 else (1 - mix) * onehot + mix * data.soft
@@ -140,6 +147,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
         return opt.param_groups[0]["lr"]
 
     amp = dev.type == "cuda"
+    hardware = describe_device(dev)
     for epoch in range(start, cfg.epochs):
         model.train()
         t0 = time.time()
@@ -181,7 +189,8 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
                 "rng": torch.get_rng_state()}
         _atomic_save(ckpt, last)
         if improved:
-            _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "epoch": epoch, "val_acc": acc}, out / "best.pt")
+            _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "epoch": epoch, "val_acc": acc,
+                          "hardware": hardware}, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if cfg.patience and len(history) - 1 - int(np.argmax([h["val_acc"] for h in history])) >= cfg.patience:
             print(f"early stop: no PublicTest gain for {cfg.patience} epochs")
@@ -206,8 +215,7 @@ def finish(out: Path) -> Path:
         "epochs_run": len(history),
         "public_test_accuracy": round(best["val_acc"], 4),
         "train_minutes": round(sum(h["seconds"] for h in history) / 60, 1),
-        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-        if cfg.device in ("auto", "cpu") and not torch.cuda.is_available() else torch.cuda.get_device_name(0) if torch.cuda.is_available() else cfg.device,
+        "hardware": best.get("hardware", "unknown"),
         "config": asdict(cfg),
     }
     path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta, card=card)
