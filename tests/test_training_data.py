@@ -63,6 +63,21 @@ def expected_soft(line: str) -> np.ndarray:
     return out / out.sum() if out.sum() else np.full(7, 1 / 7)
 
 
+def write_folder_with_votes(top: Path, per_split: int = 3) -> tuple[list[dict], Path, list[str]]:
+    """``top/images/<split>/<class>/<row>.png`` of real faces and their real FER+ lines in ``top/fer2013new.csv``.
+
+    File names are the row index in the (here: our small) fer2013new.csv, as in the shared layout.
+    """
+    rows, root = real_rows(per_split), top / "images"
+    for i, r in enumerate(rows):
+        dst = root / r["usage"] / r["label"] / f"{i:05d}.png"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FER / r["png"], dst)
+    lines = ferplus_lines(rows)
+    (top / "fer2013new.csv").write_text("\n".join([FERPLUS_HEADER, *lines]) + "\n")
+    return rows, root, lines
+
+
 # --- real files -----------------------------------------------------------------------------------
 
 
@@ -83,17 +98,9 @@ def test_kaggle_csv_of_real_faces_round_trips(tmp_path):
 @pytest.mark.shared
 @pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")
 def test_image_folder_and_ferplus_votes_of_real_faces(tmp_path):
-    rows = real_rows(3)
-    root = tmp_path / "fer" / "images"
-    # File names are the row index in the (here: our small) fer2013new.csv, as in the shared layout.
-    for i, r in enumerate(rows):
-        dst = root / r["usage"] / r["label"] / f"{i:05d}.png"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(FER / r["png"], dst)
+    rows, root, lines = write_folder_with_votes(tmp_path / "fer")
     (root / "Training" / "happy").mkdir(parents=True, exist_ok=True)
     (root / "Training" / "happy" / "notes.txt").write_text("not an image, skipped")
-    lines = ferplus_lines(rows)
-    (tmp_path / "fer" / "fer2013new.csv").write_text("\n".join([FERPLUS_HEADER, *lines]) + "\n")
 
     plain = load_folder(root)
     assert len(plain) == len(rows)
@@ -111,6 +118,20 @@ def test_image_folder_and_ferplus_votes_of_real_faces(tmp_path):
     soft = load_ferplus(tmp_path / "fer" / "fer2013new.csv", np.array([0, -1, 999]))
     assert soft[0] == pytest.approx(expected_soft(lines[0]), abs=1e-6)
     assert soft[1] == pytest.approx(np.full(7, 1 / 7)) and soft[2] == pytest.approx(np.full(7, 1 / 7))
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")
+def test_rows_without_certain_ferplus_alignment_get_uniform_votes(tmp_path):
+    rows, _, lines = write_folder_with_votes(tmp_path / "fer", per_split=2)
+    voted = [i for i, line in enumerate(lines) if not np.allclose(expected_soft(line), 1 / 7)]
+    unsure = voted[0]
+    with open(tmp_path / "fer" / "meta.csv", "w") as f:  # the shared meta.csv's columns that matter here
+        f.write("row,usage,order_certain\n" + "".join(f"{i},{r['usage']},{int(i != unsure)}\n" for i, r in enumerate(rows)))
+    data = load(tmp_path / "fer", cache=False)
+    for i in range(len(data)):
+        want = np.full(7, 1 / 7) if data.rows[i] == unsure else expected_soft(lines[data.rows[i]])
+        assert data.soft[i] == pytest.approx(want, abs=1e-6), data.rows[i]
 
 
 @pytest.mark.shared

@@ -132,6 +132,20 @@ def test_onnx_export_matches_torch_on_real_faces(runs, dataset):
     assert np.array_equal(got.argmax(1), expected.argmax(1))
 
 
+def test_int8_copy_is_quantized_and_tracks_the_float_model(runs, dataset):
+    onnx = pytest.importorskip("onnx")
+    run = runs["run"]
+    ops = {n.op_type for n in onnx.load(run / "model.int8.onnx").graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    card = json.loads((run / "model.int8.json").read_text())
+    assert card["precision"] == "int8" and card["onnx"] == "model.int8.onnx" and 0 <= card["public_test_accuracy"] <= 1
+    faces = load_csv(dataset).subset("PrivateTest").images
+    full = EmotionClassifier.load(run / "model.onnx").predict(faces)
+    int8 = EmotionClassifier.load(run / "model.int8.onnx").predict(faces)
+    assert int8.shape == full.shape and np.allclose(int8.sum(1), 1, atol=1e-3)
+    assert np.abs(int8 - full).mean() < 0.01, np.abs(int8 - full).mean()
+
+
 def test_eval_cli_prints_the_tables(runs, capsys):
     assert main(["eval", str(runs["onnx"]), "--limit", "50"]) == 0
     out = capsys.readouterr().out

@@ -81,7 +81,19 @@ def load(source: str | Path | None = None, ferplus: str | Path | None = "auto", 
             ferplus = None
     if ferplus:
         data.soft = load_ferplus(ferplus, data.rows)
+        meta = Path(ferplus).parent / "meta.csv"
+        if meta.is_file():
+            data.soft[np.isin(data.rows, unaligned_rows(meta))] = 1.0 / 7
     return data
+
+
+def unaligned_rows(meta: Path) -> np.ndarray:
+    """Rows whose alignment with ``fer2013new.csv`` is unknown (``order_certain`` 0 in ``meta.csv``)."""
+    with open(meta, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not {"row", "order_certain"} <= set(reader.fieldnames or []):
+            return np.zeros(0, np.int64)
+        return np.array([int(r["row"]) for r in reader if r["order_certain"] == "0"], np.int64)
 
 
 def _cached(src: Path, loader) -> FerData:

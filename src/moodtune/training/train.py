@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from moodtune.training.augment import augment
 from moodtune.training.data import FerData, load
-from moodtune.training.export import export_onnx, normalise
+from moodtune.training.export import export_onnx, normalise, quantize_onnx
 from moodtune.training.zoo import MODELS, create_model
 
 
@@ -220,7 +220,23 @@ def finish(out: Path) -> Path:
     }
     path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta, card=card)
     print(f"exported {path} (PublicTest {best['val_acc']:.4f} at epoch {best['epoch'] + 1})")
+    quantize_run(path, cfg)
     return path
+
+
+def quantize_run(path: Path, cfg: TrainConfig) -> Path:
+    """Write the int8 copy of the run's ONNX model, calibrated on Training, scored on PublicTest."""
+    from moodtune.training.evaluate import evaluate
+
+    data = load(cfg.data, ferplus=None)
+    q = quantize_onnx(path, data.subset("Training").sample(512, cfg.seed).images)
+    ev = evaluate(str(q), "PublicTest", limit=cfg.limit, data=data)
+    card_path = q.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["public_test_accuracy"] = round(ev.full.accuracy, 4)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"exported {q} (int8; PublicTest {ev.full.accuracy:.4f} through ONNX Runtime)")
+    return q
 
 
 def _atomic_save(obj, path: Path) -> None:
