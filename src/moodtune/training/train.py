@@ -198,8 +198,9 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     return finish(out)
 
 
-def finish(out: Path) -> Path:
-    """Export the best checkpoint of run ``out`` to ONNX with its model card."""
+def finish(out: Path, tta: bool | None = None) -> Path:
+    """Export the best checkpoint of run ``out`` to ONNX with its model card (and the int8 copy);
+    ``tta`` overrides the run's ``export_tta`` (mirror test-time augmentation in the graph)."""
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**best["config"])
     model = create_model(cfg.model, **cfg.model_kwargs)
@@ -218,7 +219,7 @@ def finish(out: Path) -> Path:
         "hardware": best.get("hardware", "unknown"),
         "config": asdict(cfg),
     }
-    path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta, card=card)
+    path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta if tta is None else tta, card=card)
     print(f"exported {path} (PublicTest {best['val_acc']:.4f} at epoch {best['epoch'] + 1})")
     quantize_run(path, cfg)
     return path
