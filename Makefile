@@ -4,21 +4,22 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip -q --disable-pip-version-check
+# every install is held to the exact versions in constraints.txt (what the tests ran with)
+INSTALL := $(PY) -m pip -q --disable-pip-version-check install -c constraints.txt
 # torch is pinned before the training extra so pip keeps the CPU build instead of pulling CUDA wheels
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test setup setup-test serve bench clean
+.PHONY: run test setup setup-test serve bench clean lock
 
-$(VENV)/.runtime: pyproject.toml
+$(VENV)/.runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -e . matplotlib
+	$(INSTALL) -e . matplotlib
 	touch $@
 
 $(VENV)/.test: $(VENV)/.runtime
 	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
-	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[train,test,web]"
+	$(INSTALL) "$(TORCH)"
+	$(INSTALL) -e ".[train,test,web]"
 	touch $@
 
 setup: $(VENV)/.runtime
@@ -32,7 +33,7 @@ test: $(VENV)/.test
 	$(PY) -m pytest -q
 
 serve: $(VENV)/.runtime
-	$(PIP) install -e ".[web]"
+	$(INSTALL) -e ".[web]"
 	$(VENV)/bin/moodtune serve
 
 bench: $(VENV)/.test
@@ -41,6 +42,12 @@ bench: $(VENV)/.test
 	$(PY) bench/live_fps.py
 	$(PY) bench/api_latency.py
 	$(PY) bench/memory_soak.py
+	$(PY) bench/load.py
+
+# re-pin constraints.txt to what the venv holds now (keeps its header; torch without its +cpu label)
+lock:
+	{ grep '^#' constraints.txt; $(PY) -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]*)\+.*/\1/'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -72,7 +72,14 @@ def analyze(image: ImageInput, detector: str | None = None, face_crop_input: boo
 
 
 def analyze_frame(bgr: np.ndarray, detector: str | None = None, face_crop_input: bool = False, model: str | None = None) -> list[FaceResult]:
-    """``analyze`` for an already-decoded (H, W, 3) BGR uint8 frame (video, webcam)."""
+    """``analyze`` for an already-decoded (H, W, 3) BGR uint8 frame (video, webcam).
+
+    Other arrays are converted as ``analyze`` converts them (gray, BGRA, other dtypes); an array
+    that is not an image (NaN, wrong shape or dtype) raises ``MoodtuneError``.
+    """
+    if not isinstance(bgr, np.ndarray):
+        raise TypeError(f"analyze_frame takes a numpy array, not {type(bgr).__name__}; use analyze for files and bytes")
+    bgr = load_image(bgr)  # no copy for a contiguous uint8 BGR frame
     clf = get_classifier(model)
     size = clf.input_size
     if face_crop_input:

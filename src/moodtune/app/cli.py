@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 
 from moodtune import __version__
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except MoodtuneError as exc:
         print(f"moodtune: error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # a damaged catalogue or feedback file found mid-command
+        print(f"moodtune: error: a moodtune database is damaged or unreadable ({exc})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("moodtune: interrupted", file=sys.stderr)

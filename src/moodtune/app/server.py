@@ -17,8 +17,9 @@ because it loads its scripts from a CDN, and this app works offline):
   changes that connection's smoothing.
 
 Privacy and limits: uploads and frames are decoded in memory and never written to disk or
-to logs (the request body is parsed here, not spooled to temporary files); bodies over
-``max_upload_bytes`` get 413; a wrong content type 415; an image that cannot be decoded 422;
+to logs (the request body is parsed here, not spooled to temporary files); uploads over
+``max_upload_bytes`` and other request bodies over ``MAX_JSON_BYTES`` get 413 (``BodyLimit``,
+also for chunked bodies); a wrong content type 415; an image that cannot be decoded 422;
 every error is a JSON ``{"error": "..."}`` without a stack trace. The models and the
 catalogue are loaded once, at start-up.
 """
@@ -60,6 +61,9 @@ STRATEGIES = ("auto", "match", "calm", "energize", "lift")
 #: Content types accepted for an image (a browser sends octet-stream for unknown suffixes).
 ACCEPTED_PREFIXES = ("image/",)
 ACCEPTED_TYPES = {"application/octet-stream"}
+#: Largest JSON request body, in bytes; only ``UPLOAD_PATHS`` take bodies up to ``max_upload_bytes``.
+MAX_JSON_BYTES = 64 * 1024
+UPLOAD_PATHS = ("/api/analyze", "/api/recommend")
 
 
 class ApiError(Exception):
@@ -248,27 +252,27 @@ def spotify_configured() -> bool:
 # ----------------------------------------------------------------------------- request bodies
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole request body, refusing (413) as soon as it is over ``limit`` bytes."""
+async def read_body(request: Request, limit: int, what: str = "upload") -> bytes:
+    """The whole request body, refusing (413) as soon as it is over ``limit`` bytes (``what``: its name in the error)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             if int(declared) > limit:
-                raise ApiError(413, _too_large(limit))
+                raise ApiError(413, _too_large(limit, what))
         except ValueError:
             raise ApiError(400, "invalid Content-Length header") from None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, _too_large(limit))
+            raise ApiError(413, _too_large(limit, what))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> str:
+def _too_large(limit: int, what: str = "upload") -> str:
     size = f"{limit / 2**20:.3g} MB" if limit >= 2**20 else f"{limit / 1024:.3g} KB"
-    return f"upload is larger than the {size} limit"
+    return f"{what} is larger than the {size} limit"
 
 
 @dataclass
@@ -398,7 +402,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.moodtune = state
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit_for=lambda path: state.max_upload_bytes if path in UPLOAD_PATHS else MAX_JSON_BYTES)
+    app.add_middleware(SecurityHeaders)  # outermost: its headers go on every response, the 413s included
     base_openapi = app.openapi
 
     def openapi() -> dict:
@@ -487,7 +492,7 @@ def create_app(
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         image = None
         if ctype == "application/json":
-            raw = await read_body(request, 64 * 1024)
+            raw = await read_body(request, MAX_JSON_BYTES, "request body")
             try:
                 req = RecommendIn.model_validate_json(raw or b"{}")
             except ValidationError as exc:
@@ -723,6 +728,34 @@ def _describe(errors) -> str:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query"))
         parts.append(f"{loc}: {e.get('msg', 'invalid')}" if loc else str(e.get("msg", "invalid")))
     return "; ".join(parts) or "invalid request"
+
+
+class BodyLimit:
+    """Pure ASGI middleware: a request body over ``limit_for(path)`` bytes gets a JSON 413, whether
+    its Content-Length says so up front or a chunked body grows past the limit while it is read."""
+
+    def __init__(self, app, limit_for):
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit_for(scope["path"])
+        message = _too_large(limit, "upload" if scope["path"] in UPLOAD_PATHS else "request body")
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await JSONResponse({"error": message}, status_code=413)(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            chunk = await receive()
+            received += len(chunk.get("body", b""))
+            if received > limit:  # answered by the app's HTTPException handler
+                raise StarletteHTTPException(413, message)
+            return chunk
+
+        await self.app(scope, limited_receive, send)
 
 
 class SecurityHeaders:

@@ -70,9 +70,11 @@ class FeedbackEvent:
 
 
 def check_user(user: str) -> str:
+    """``user`` stripped; ``MoodtuneError`` unless it is 1 to 64 printable characters (no NUL, tab, line break)."""
     u = (user or "").strip()
-    if not u or len(u) > 64 or any(ch in u for ch in "\n\r\t"):
-        raise MoodtuneError(f"invalid user name {user!r}: 1 to 64 characters, no line breaks")
+    if not u or len(u) > 64 or not u.isprintable():
+        shown = repr(u[:40]) + ("..." if len(u) > 40 else "")
+        raise MoodtuneError(f"invalid user name {shown}: 1 to 64 printable characters")
     return u
 
 

@@ -21,9 +21,11 @@ good ones into the store in one transaction. Formats (``FORMATS``):
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -292,23 +294,89 @@ _PARSERS: dict[str, Callable[[dict, str], Track]] = {
 # ----------------------------------------------------------------------------- reading files
 
 
+#: Longest CSV line read, in characters. No catalogue row comes near it; a longer line (a binary
+#: file, a damaged export) is refused after reading this much, never read whole into memory.
+MAX_LINE = 1 << 20
+
+
+def _lines(f: io.TextIOBase, name: str) -> Iterator[str]:
+    """The lines of ``f``, each read with a bounded buffer. Raises ``MoodtuneError`` for a line over
+    ``MAX_LINE`` characters or for bytes that are not text in the file's encoding."""
+    number = 0
+    while True:
+        try:
+            line = f.readline(MAX_LINE + 1)
+        except UnicodeDecodeError as exc:
+            enc = "UTF-16" if f.encoding.startswith("utf-16") else "UTF-8"
+            raise MoodtuneError(f"{name}: the text after line {number} is not {enc} ({exc.reason}); "
+                                "save the whole file as UTF-8") from None
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise MoodtuneError(f"{name}: line {number} is longer than {MAX_LINE // 2**20} MB, which no catalogue row is "
+                                "(is this really a CSV file?)")
+        yield line
+
+
+class _Reader(csv.DictReader):
+    """A ``csv.DictReader`` over ``_lines`` whose CSV errors (a field over the size limit, say) are
+    ``MoodtuneError``s naming the file and line."""
+
+    def __init__(self, f: io.TextIOBase, name: str, **kw):
+        super().__init__(_lines(f, name), **kw)
+        self.name = name
+
+    def _csv_error(self, exc: csv.Error) -> MoodtuneError:
+        return MoodtuneError(f"{self.name}: line {self.reader.line_num}: {exc}")  # self.line_num lags a row
+
+    @property
+    def fieldnames(self):
+        try:
+            return csv.DictReader.fieldnames.fget(self)
+        except csv.Error as exc:
+            raise self._csv_error(exc) from None
+
+    @fieldnames.setter
+    def fieldnames(self, value):
+        csv.DictReader.fieldnames.fset(self, value)
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except csv.Error as exc:
+            raise self._csv_error(exc) from None
+
+
+def _encoding(head: bytes) -> str:
+    """UTF-16 (with its BOM, as Excel writes "Unicode text"), else UTF-8 (BOM or not) when the first
+    bytes decode as UTF-8, else Latin-1."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is fine
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
 def _open_csv(path: Path) -> tuple[csv.DictReader, io.TextIOBase]:
     try:
-        f = open(path, newline="", encoding="utf-8-sig")
-        sample = f.read(8192)
-        f.seek(0)
-    except UnicodeDecodeError:
-        f = open(path, newline="", encoding="latin-1")
-        sample = f.read(8192)
-        f.seek(0)
+        with open(path, "rb") as raw:
+            encoding = _encoding(raw.read(8192))
+        f = open(path, newline="", encoding=encoding)
     except OSError as exc:
         raise MoodtuneError(f"cannot read {path}: {exc.strerror}") from None
-    header = sample.split("\n", 1)[0]
-    delimiter = max(",;\t", key=header.count) if header else ","
-    reader = csv.DictReader(f, delimiter=delimiter, skipinitialspace=True)
-    if reader.fieldnames is None:
+    try:
+        header = next(_lines(f, path.name), "")
+        f.seek(0)
+        delimiter = max(",;\t", key=header.count) if header else ","
+        reader = _Reader(f, path.name, delimiter=delimiter, skipinitialspace=True)
+        if not any(reader.fieldnames or ()):
+            raise MoodtuneError(f"{path} is empty (no header row)")
+    except BaseException:
         f.close()
-        raise MoodtuneError(f"{path} is empty")
+        raise
     reader.fieldnames = [(n or "").strip() for n in reader.fieldnames]
     return reader, f
 
@@ -443,12 +511,20 @@ def _deam_rows(annotation_files: list[Path], folder: Path) -> Iterator[tuple[int
 
 
 def count_rows(path: Path) -> int | None:
-    """Approximate data rows in a file (lines - 1), for the progress bar."""
+    """Approximate data rows in a file (lines - 1), for the progress bar, counted in blocks; None
+    when unknown, or as soon as one line is too long to be a row (the import will refuse it)."""
     try:
         if path.is_dir():
             return None
+        lines = run = 0  # run: bytes since the last newline
         with open(path, "rb") as f:
-            return max(0, sum(1 for _ in f) - 1)
+            for block in iter(lambda: f.read(1 << 20), b""):
+                n = block.count(b"\n")
+                run = len(block) - 1 - block.rfind(b"\n") if n else run + len(block)
+                if run > 4 * MAX_LINE:  # up to 4 bytes a character
+                    return None
+                lines += n
+        return max(0, lines + (run > 0) - 1)  # a last line without a newline counts too
     except OSError:
         return None
 
@@ -488,8 +564,11 @@ def import_file(
                 report.without_features += 1
             yield item
 
-    res = add_with_progress(store, good_tracks(), progress, count_rows(path) if progress else None,
-                            f"importing {path.name}", " rows")
+    try:
+        res = add_with_progress(store, good_tracks(), progress, count_rows(path) if progress else None,
+                                f"importing {path.name}", " rows")
+    except sqlite3.DatabaseError as exc:  # rolled back; a damaged page the store's opening did not touch
+        raise MoodtuneError(f"cannot import into the catalogue {store.path}: {exc}") from None
     report.added, report.merged, report.total = res.added, res.merged, res.total
     report.distinct_ids, report.distinct_pairs = len(ids), len(pairs)
     return report

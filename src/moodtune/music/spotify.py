@@ -124,6 +124,9 @@ class SpotifyClient:
         self._lock = threading.Lock()
         self.requests_made = 0  #: HTTP requests sent (including retries), for diagnostics
 
+    def __repr__(self) -> str:  # the secret and the tokens never appear
+        return f"SpotifyClient(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None}, api_base={self.api_base!r})"
+
     @classmethod
     def from_env(cls, **kwargs) -> "SpotifyClient":
         """Credentials from ``SPOTIFY_CLIENT_ID`` / ``SPOTIFY_CLIENT_SECRET``; a clear error when missing."""
@@ -164,9 +167,12 @@ class SpotifyClient:
                 if not data:
                     return {}
                 try:
-                    return json.loads(data)
+                    obj = json.loads(data)
                 except ValueError:
-                    raise SpotifyError(f"Spotify answered {status} with a body that is not JSON", status) from None
+                    obj = None
+                if not isinstance(obj, dict):
+                    raise SpotifyError(f"Spotify answered {status} with a body that is not a JSON object", status)
+                return obj
             message = _error_message(data) or f"HTTP {status}"
             if status == 401:
                 if on_401 is not None and not refreshed and on_401():
@@ -279,6 +285,7 @@ class SpotifyClient:
         if not uris:
             raise MoodtuneError("none of the playlist's tracks could be found on Spotify")
         me = self.user_call("GET", "me", token)
+        _require_id(me, "the listener's profile")
         payload = {"name": name, "public": bool(public), "description": description}
         try:
             pl = self.user_call("POST", f"users/{urllib.parse.quote(me['id'])}/playlists", token, payload)
@@ -286,6 +293,7 @@ class SpotifyClient:
             if exc.status not in (403, 404, 410):
                 raise
             pl = self.user_call("POST", "me/playlists", token, payload)
+        _require_id(pl, "the new playlist")
         for i in range(0, len(uris), 100):
             chunk = {"uris": uris[i : i + 100]}
             try:
@@ -295,6 +303,11 @@ class SpotifyClient:
                     raise
                 self.user_call("POST", f"playlists/{pl['id']}/items", token, chunk)
         return PlaylistRef(pl["id"], pl.get("name", name), (pl.get("external_urls") or {}).get("spotify", ""), me.get("id"), len(uris))
+
+
+def _require_id(obj: Any, what: str) -> None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        raise SpotifyError(f"Spotify answered without an id for {what}")
 
 
 def _error_message(data: bytes) -> str:
@@ -396,6 +409,9 @@ class SpotifyAuth:
         self.cache = cache or (user_dir() / "spotify_token.json")
         self.verifier, self.challenge = pkce_pair()
         self.state = secrets.token_urlsafe(16)
+
+    def __repr__(self) -> str:  # the PKCE verifier and the tokens never appear
+        return f"SpotifyAuth(client_id={self.client_id!r}, redirect_uri={self.redirect_uri!r}, cache={str(self.cache)!r})"
 
     def authorize_url(self) -> str:
         q = urllib.parse.urlencode({

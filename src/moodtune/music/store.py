@@ -169,7 +169,14 @@ class CatalogStore:
         try:
             if not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
+            if p.exists() and not os.access(p.parent, os.W_OK) and not Path(f"{p}-wal").exists():
+                # a folder nobody may write: the file cannot change, and SQLite could not create the
+                # -shm file WAL mode needs to read it, so read it as an immutable file
+                conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30,
+                                       check_same_thread=False, isolation_level=None)
+                readonly = True
+            else:
+                conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
         except (sqlite3.OperationalError, OSError):
             if not p.exists():
                 raise MoodtuneError(f"cannot create a catalogue at {p} (is the folder writable?)") from None
@@ -221,6 +228,8 @@ class CatalogStore:
                     if "readonly" not in str(exc).replace("-", "").replace(" ", "").lower() or "tracks" not in existing:
                         raise MoodtuneError(f"cannot use the catalogue {self.path}: {exc}") from None
                     self.readonly = True  # an existing catalogue we may read but not write
+                except sqlite3.DatabaseError as exc:  # "database disk image is malformed": damaged pages
+                    raise MoodtuneError(f"the catalogue {self.path} is damaged ({exc}); move it away and import again") from None
             c.execute("PRAGMA busy_timeout=30000")
             if not self.readonly:
                 c.execute("PRAGMA synchronous=FULL")

@@ -39,19 +39,21 @@ def load_image(image: ImageInput, name: str | None = None) -> np.ndarray:
         return _from_array(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _decode(bytes(image), name or "image bytes")
+    if not os.fspath(image):
+        raise MoodtuneError("no image file named (empty path)")
     path = Path(image)
     label = name or str(path)
-    if path.is_dir():
-        raise MoodtuneError(f"{label}: is a folder, not an image")
     try:
+        if path.is_dir():
+            raise MoodtuneError(f"{label}: is a folder, not an image")
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise MoodtuneError(f"{label}: file is {size / 2**20:.0f} MB, over the {MAX_BYTES // 2**20} MB limit")
         data = path.read_bytes()
     except FileNotFoundError:
         raise MoodtuneError(f"{label}: no such file") from None
-    except OSError as exc:
-        raise MoodtuneError(f"{label}: cannot read file ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # a name too long, a symlink loop, no permission; ValueError: a NUL in the name
+        raise MoodtuneError(f"{label}: cannot read file ({getattr(exc, 'strerror', None) or exc})") from None
     return _decode(data, label)
 
 
@@ -60,6 +62,7 @@ def _decode(data: bytes, label: str) -> np.ndarray:
         raise MoodtuneError(f"{label}: file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged metadata ("Corrupt EXIF data") are not errors
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             w, h = img.size

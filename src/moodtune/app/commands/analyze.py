@@ -41,7 +41,13 @@ def iter_inputs(paths: list[str]):
     """Yield (path, error) for every image under ``paths``; folders are walked recursively (links not followed)."""
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+            exists = is_dir or path.exists() or path.is_symlink()
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte in it
+            yield path, f"{path}: cannot open ({getattr(exc, 'strerror', None) or exc})"
+            continue
+        if is_dir:
             found = False
             for root, dirs, files in os.walk(path, followlinks=False):
                 dirs.sort()
@@ -51,7 +57,7 @@ def iter_inputs(paths: list[str]):
                         yield Path(root) / name, None
             if not found:
                 yield path, f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
-        elif path.exists() or path.is_symlink():
+        elif exists:
             yield path, None
         else:
             yield path, f"{path}: no such file or folder"
