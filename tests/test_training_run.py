@@ -21,7 +21,7 @@ from moodtune.emotion.labels import CLASSES  # noqa: E402
 from moodtune.training import train as train_mod  # noqa: E402
 from moodtune.training.data import load_csv  # noqa: E402
 from moodtune.training.evaluate import evaluate  # noqa: E402
-from moodtune.training.export import Deployable  # noqa: E402
+from moodtune.training.export import TTA_GATE, Deployable, export_onnx  # noqa: E402
 from moodtune.training.report import write_report  # noqa: E402
 from moodtune.training.train import TrainConfig, train  # noqa: E402
 from moodtune.training.zoo import create_model  # noqa: E402
@@ -118,18 +118,41 @@ def test_interrupted_run_resumes_to_the_same_history(runs):
             assert torch.allclose(last["model"][k], v, rtol=1e-4, atol=1e-5), k
 
 
-def test_onnx_export_matches_torch_on_real_faces(runs, dataset):
-    faces = load_csv(dataset).subset("PrivateTest").images
-    ckpt = torch.load(runs["run"] / "best.pt", map_location="cpu", weights_only=False)
+def best_model(run: Path) -> tuple[torch.nn.Module, TrainConfig]:
+    ckpt = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ckpt["config"])
     model = create_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(ckpt["model"])
+    return model.eval(), cfg
+
+
+def test_onnx_export_matches_torch_on_real_faces(runs, dataset):
+    faces = load_csv(dataset).subset("PrivateTest").images
+    model, cfg = best_model(runs["run"])
     with torch.no_grad():
         expected = Deployable(model.eval(), tta=cfg.export_tta).eval()(torch.from_numpy(faces).float()[:, None]).numpy()
     got = EmotionClassifier.load(runs["onnx"]).predict(faces)
     assert got.shape == (len(faces), 7)
     assert np.abs(got - expected).max() < 1e-4
     assert np.array_equal(got.argmax(1), expected.argmax(1))
+
+
+def test_gated_mirror_pass_runs_only_for_unsure_faces(runs, dataset, tmp_path):
+    faces = load_csv(dataset).subset("PrivateTest").images
+    model, _ = best_model(runs["run"])
+    single = EmotionClassifier.load(export_onnx(model, tmp_path / "single.onnx", tta=False, card={}))
+    gated_path = export_onnx(model, tmp_path / "gated.onnx", tta="hflip-gated", card={})
+    assert json.loads(gated_path.with_suffix(".json").read_text())["tta_gate"] == TTA_GATE
+    first, mirror = single.predict(faces), single.predict(faces[:, :, ::-1])
+    gated = EmotionClassifier.load(gated_path)
+    gated.card["tta_gate"] = float(np.median(first.max(1)))  # this tiny model is unsure: gate at its median
+    unsure = first.max(1) < gated.card["tta_gate"]
+    assert 0 < unsure.sum() < len(faces)
+    got = gated.predict(faces)
+    assert np.abs(got[~unsure] - first[~unsure]).max() < 1e-6
+    assert np.abs(got[unsure] - (first[unsure] + mirror[unsure]) / 2).max() < 1e-6
+    with pytest.raises(ValueError, match="tta must be one of"):
+        export_onnx(model, tmp_path / "bad.onnx", tta="ten-crop")
 
 
 def test_int8_copy_is_quantized_and_tracks_the_float_model(runs, dataset):

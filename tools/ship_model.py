@@ -18,6 +18,7 @@ from pathlib import Path
 
 from moodtune.config import ASSETS
 from moodtune.training.evaluate import evaluate
+from moodtune.training.export import TTA_MODES
 from moodtune.training.train import finish
 
 
@@ -27,11 +28,12 @@ def main() -> None:
     ap.add_argument("--note", default="", help="free text for the card (e.g. 'interim: epoch 1 of 30')")
     ap.add_argument("--precision", choices=("int8", "float"), default="int8",
                     help="ship the static int8 model (about 3x faster on CPU) or the float one")
-    ap.add_argument("--tta", choices=("run", "on", "off"), default="run",
-                    help="mirror test-time augmentation in the graph: as the run was configured, or forced on/off "
-                         "(decide on PublicTest: `moodtune eval runs/NAME/best.pt --split PublicTest [--tta]`)")
+    ap.add_argument("--tta", choices=("run", *TTA_MODES), default="run",
+                    help="mirror test-time augmentation: as the run was configured, none, in the graph for every face, "
+                         "or in the runtime for unsure faces only (decide on PublicTest: "
+                         "`moodtune eval runs/NAME/best.pt --split PublicTest [--tta]`)")
     args = ap.parse_args()
-    onnx = finish(args.run, tta={"run": None, "on": True, "off": False}[args.tta])
+    onnx = finish(args.run, tta=None if args.tta == "run" else args.tta)
     if args.precision == "int8":
         onnx = onnx.with_suffix(".int8.onnx")
     ev = evaluate(str(onnx), "PrivateTest")

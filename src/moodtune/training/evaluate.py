@@ -61,8 +61,8 @@ def predictor(target: str, tta: bool = False) -> tuple[str, Callable[[np.ndarray
         from moodtune.emotion.classifier import EmotionClassifier
 
         clf = EmotionClassifier.load(path)
-        if tta and clf.card.get("tta") != "hflip":
-            raise MoodtuneError(f"{path}: --tta needs a model exported with mirror TTA inside the graph")
+        if tta and clf.card.get("tta") not in ("hflip", "hflip-gated"):
+            raise MoodtuneError(f"{path}: --tta needs a model exported with mirror TTA (its card's \"tta\")")
         return str(path), clf.predict, clf.card
     if path.suffix != ".pt":
         path = Path("runs") / target / "best.pt"

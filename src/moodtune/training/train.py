@@ -198,9 +198,9 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     return finish(out)
 
 
-def finish(out: Path, tta: bool | None = None) -> Path:
+def finish(out: Path, tta: str | None = None) -> Path:
     """Export the best checkpoint of run ``out`` to ONNX with its model card (and the int8 copy);
-    ``tta`` overrides the run's ``export_tta`` (mirror test-time augmentation in the graph)."""
+    ``tta`` (one of ``export.TTA_MODES``) overrides the run's ``export_tta``."""
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**best["config"])
     model = create_model(cfg.model, **cfg.model_kwargs)
