@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from moodtune.app.cli import main  # noqa: E402
-from moodtune.config import data_dir  # noqa: E402
+from moodtune.config import ASSETS, data_dir  # noqa: E402
 from moodtune.emotion.classifier import EmotionClassifier  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402
 from moodtune.training import train as train_mod  # noqa: E402
@@ -235,6 +235,10 @@ def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
     assert "| 3/40 |" in lines["3-block CNN (32/64/128)"]
     for name in ("Xception", "ResNet50V2", "VGG (Khaireddin & Chen)", "moodnet (flagship)"):
         assert "| not trained yet |" in lines[name]
+    shipped = [v for k, v in lines.items() if k.startswith("**moodtune as shipped**")]
+    card = json.loads((ASSETS / "emotion.json").read_text())
+    assert len(shipped) == 1 and card.get("precision", "float") in shipped[0] and f"mirror {card['tta']}" in shipped[0]
+    assert float(shipped[0].split(" | ")[2]) > 0.5  # the real model on 200 real faces, not a smoke-run model
     fer = lines["`fer` package (its shipped model)"]
     assert "| 0.658 |" in fer and "| 0.639 |" in fer and "measured by the team" in fer
     assert "smoke run on 200 faces" in out
