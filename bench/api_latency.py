@@ -16,14 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import cv2
 import numpy as np
+from load import serve  # the real server on a free loopback port, with its own MOODTUNE_HOME
 
 
 def payloads() -> dict[str, bytes]:
@@ -44,31 +41,6 @@ def payloads() -> dict[str, bytes]:
         "frame 640x480, face ~130 px (detector also searches for smaller faces)":
             cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes(),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, home: str) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "MOODTUNE_HOME": home}
-    proc = subprocess.Popen([sys.executable, "-m", "moodtune", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()["status"] == "ok":
-                return proc
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start in 120 s")
 
 
 async def run_clients(url: str, data: bytes, clients: int, requests: int) -> tuple[np.ndarray, float, int]:
@@ -98,20 +70,14 @@ def main(argv=None) -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 20], help="concurrent clients per row (default 1 20)")
     args = ap.parse_args(argv)
     uploads = payloads()
-    port = free_port()
     rows = []
-    with tempfile.TemporaryDirectory() as home:
-        proc = start_server(port, home)
-        try:
-            url = f"http://127.0.0.1:{port}/api/analyze"
-            for name, data in uploads.items():
-                asyncio.run(run_clients(url, data, 2, 5))  # warm-up
-                for n in args.clients:
-                    lat, wall, errors = asyncio.run(run_clients(url, data, n, max(1, args.requests // n)))
-                    rows.append((name, n, lat, wall, errors))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with serve("--log-level", "warning") as server:
+        url = f"{server.url}/api/analyze"
+        for name, data in uploads.items():
+            asyncio.run(run_clients(url, data, 2, 5))  # warm-up
+            for n in args.clients:
+                lat, wall, errors = asyncio.run(run_clients(url, data, n, max(1, args.requests // n)))
+                rows.append((name, n, lat, wall, errors))
     print(f"POST /api/analyze, multipart JPEG upload with one face, real server on loopback, "
           f"{os.cpu_count()} cores, MOODTUNE_THREADS={os.environ.get('MOODTUNE_THREADS', '1')}\n")
     print("| upload | concurrent clients | requests | p50 ms | p95 ms | max ms | requests/s | errors |")

@@ -69,6 +69,7 @@ from moodtune.training.metrics import score
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "compare_fer_worker.py"
+sys.path.insert(0, str(WORKER.parent))  # bench/: detectors.py's test frame and CPU name, also when imported by tests
 
 FER_VERSION = "25.10.3"
 #: what fer.fer.FER imports, besides fer itself (installed with --no-deps)
@@ -252,7 +253,6 @@ def frames(folder: Path) -> dict[str, str]:
     """The timing inputs as PNG files both workers read: 640x480 frame and the 512x600 photo."""
     import cv2
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from detectors import bench_frame
     from matplotlib import cbook
 
@@ -429,16 +429,6 @@ def markdown_table(rows: list[tuple[str, str, str, str]], names: tuple[str, str]
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def memory_gib() -> float:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -510,6 +500,8 @@ def main(argv=None) -> int:
 
 
 def render_report(args, summary: dict, raw: dict, sizes: dict, photos: list[str], started, load_start: float, repeats: int) -> str:
+    from detectors import cpu_name
+
     m, f = summary["moodtune"], summary["fer"]
     agree, both = agreement(raw["moodtune"]["wild"]["photos"], raw["fer"]["wild"]["photos"])
     load_end = os.getloadavg()[0]

@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from load import serve  # bench/load.py: the real server on a free loopback port
 from moodtune.emotion.labels import CLASSES
 
 from playwright.sync_api import expect, sync_playwright  # the test extra: pip install playwright (no browser download)
@@ -56,44 +53,11 @@ def write_y4m(path: Path, bgr: np.ndarray, frames: int = 12, size=(640, 480), fp
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server():
     """`moodtune serve` on a free loopback port, with its own MOODTUNE_HOME; yields (url, home)."""
-    home = tmp_path_factory.mktemp("home")
-    port = free_port()
-    env = {**os.environ, "MOODTUNE_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "moodtune", "serve", "--port", str(port), "--log-level", "warning"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.time() + 120
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {(home / 'server.log').read_text()}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).json().get("status") == "ok":
-                break
-        except (httpx.HTTPError, ValueError):
-            pass
-        if time.time() > deadline:
-            proc.kill()
-            raise AssertionError("server did not start within 120 s")
-        time.sleep(0.3)
-    yield url, home
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve("--log-level", "warning") as s:
+        yield s.url, s.home
 
 
 @pytest.fixture(scope="module")

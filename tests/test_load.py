@@ -10,15 +10,11 @@ from a generous bound on how much the flood slows good requests): every good req
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 pytest.importorskip("httpx")
 pytest.importorskip("psutil")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from load import ENDPOINTS, run_load, serve, table  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -25,7 +25,6 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 httpx = pytest.importorskip("httpx")
 psutil = pytest.importorskip("psutil")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from load import hopper_jpeg, serve  # noqa: E402
 from test_music_spotify import FakeSpotify  # noqa: E402
 
