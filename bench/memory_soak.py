@@ -62,7 +62,7 @@ def frames(n: int):
 
 def soak_in_process(n: int, every: int, warmup: int):
     from moodtune.app.server import _live_frame
-    from moodtune.video import FrameAnalyzer
+    from moodtune.pipeline import FrameAnalyzer
 
     analyzer = FrameAnalyzer(fast=True)
     rows, start, t0 = [], None, time.perf_counter()

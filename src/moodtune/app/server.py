@@ -205,7 +205,7 @@ class ServerState:
         """Load the classifier, the detector and the catalogue, and run one frame through them."""
         import numpy as np
 
-        from moodtune.video import FrameAnalyzer
+        from moodtune.pipeline import FrameAnalyzer
 
         with self.lock:
             if self.ready:
@@ -536,7 +536,7 @@ def create_app(
     @app.websocket("/api/live")
     async def live(ws: WebSocket):
         await ws.accept()
-        from moodtune.video import FrameAnalyzer
+        from moodtune.pipeline import FrameAnalyzer
 
         analyzer = FrameAnalyzer(state.detector, state.model, fast=True)
         frames = 0
@@ -576,11 +576,11 @@ def create_app(
 
 
 def _analyze_bytes(state: ServerState, data: bytes) -> dict:
-    from moodtune.video import face_json
+    from moodtune.contract import to_json
 
     bgr = _decode(data)
     faces = _faces(state, bgr)
-    return {"faces": [face_json(f) for f in faces], "width": int(bgr.shape[1]), "height": int(bgr.shape[0])}
+    return {"faces": to_json(faces), "width": int(bgr.shape[1]), "height": int(bgr.shape[0])}
 
 
 def _faces(state: ServerState, bgr):
@@ -600,15 +600,13 @@ def _decode(data: bytes):
 
 
 def _live_frame(analyzer, data: bytes, index: int) -> dict:
-    from moodtune.video import face_json, group
+    from moodtune.contract import to_json
 
     t0 = time.perf_counter()
     bgr = _decode_live(data)
-    faces = analyzer.process(bgr)
-    g = group(faces)
-    return {"frame": index, "width": int(bgr.shape[1]), "height": int(bgr.shape[0]),
-            "faces": [f.to_dict() for f in faces], "group": face_json(g) if g is not None and len(faces) > 1 else None,
-            "ms": round((time.perf_counter() - t0) * 1000, 1)}
+    frame = analyzer.live_frame(bgr, index)
+    frame.ms = round((time.perf_counter() - t0) * 1000, 1)
+    return to_json(frame)
 
 
 def _decode_live(data: bytes):
@@ -667,9 +665,9 @@ def _recommend(state: ServerState, music, req: RecommendIn, image: bytes | None)
     playlist = music.recommend(affect, **kwargs)
     out = playlist.to_dict()
     if faces is not None:
-        from moodtune.video import face_json
+        from moodtune.contract import to_json
 
-        out["faces"] = [face_json(f) for f in faces]
+        out["faces"] = to_json(list(faces))
     return out
 
 

@@ -13,7 +13,6 @@ The card (same name, ``.json``) says S and how it scored.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -82,9 +81,24 @@ class EmotionClassifier:
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
-@lru_cache(maxsize=4)
-def get_classifier(path: str | None = None) -> EmotionClassifier:
-    """The classifier at ``path`` (default: the shipped model), loaded once per process, with
-    ``$MOODTUNE_THREADS`` (default 1) ONNX Runtime threads like the face detector: one face is too
-    small a job to split, and streams or requests then run side by side on separate cores."""
-    return EmotionClassifier.load(path, threads=int(os.environ.get("MOODTUNE_THREADS", "1")))
+def get_classifier(model: str | Path | EmotionClassifier | None = None, threads: int = 1) -> EmotionClassifier:
+    """The classifier for ``model``: a shipped model's name (``moodtune.emotion.models.MODELS``),
+    a path to an ONNX file, an ``EmotionClassifier`` (returned as it is) or None (the shipped
+    default). Loaded once per process per (resolved file, threads), however the path is spelled.
+    ``threads``: ONNX Runtime intra-op threads (default 1, like the face detector: one face is
+    too small a job to split, and streams or requests then run side by side on separate cores)."""
+    if isinstance(model, EmotionClassifier):
+        return model
+    from moodtune.emotion.models import model_path
+
+    path = model_path(model)
+    try:
+        path = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing file, symlink loop: load() says which
+        pass
+    return _load(path, max(1, int(threads)))
+
+
+@lru_cache(maxsize=16)
+def _load(path: Path, threads: int) -> EmotionClassifier:
+    return EmotionClassifier.load(path, threads=threads)

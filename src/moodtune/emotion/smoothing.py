@@ -1,4 +1,4 @@
-"""Temporal smoothing of class probabilities for video, and the mean affect of a group.
+"""Temporal smoothing of class probabilities for video.
 
 A classifier looking at single frames flickers: a blink or a half-spoken word moves the
 top class back and forth. ``EmaSmoother`` keeps, per tracked face, an exponential moving
@@ -128,30 +128,3 @@ def label_flips(probabilities: Sequence[Sequence[float]]) -> int:
         return 0
     top = p.argmax(axis=1)
     return int((top[1:] != top[:-1]).sum())
-
-
-def group_affect(faces: Sequence, weights: Sequence[float] | None = None):
-    """The mean affect of several faces, as one ``FaceResult``.
-
-    ``faces``: ``FaceResult``s (or anything with ``probabilities`` as a class → float dict
-    and a ``box``). The probabilities are averaged (optionally weighted, e.g. by face
-    size), so emotion, confidence, valence and arousal all follow from the mean; the box
-    is the union of the faces' boxes. Raises ``MoodtuneError`` for an empty group.
-    ``moodtune.recommend(faces)`` does the same averaging for a playlist.
-    """
-    from moodtune.api import FaceResult
-    from moodtune.errors import MoodtuneError
-
-    faces = list(faces)
-    if not faces:
-        raise MoodtuneError("no face in the group")
-    probs = np.array([[f.probabilities[c] for c in CLASSES] for f in faces], dtype=np.float64)
-    w = np.ones(len(faces)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(faces),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise MoodtuneError("group weights must be one non-negative number per face, not all zero")
-    mean = (probs * w[:, None]).sum(axis=0) / w.sum()
-    boxes = np.array([f.box for f in faces], dtype=np.int64)
-    x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
-    x1, y1 = (boxes[:, 0] + boxes[:, 2]).max(), (boxes[:, 1] + boxes[:, 3]).max()
-    score = float(np.mean([getattr(f, "detection_score", 1.0) for f in faces]))
-    return FaceResult.from_probabilities((x0, y0, x1 - x0, y1 - y0), mean, score)

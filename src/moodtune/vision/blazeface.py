@@ -8,9 +8,11 @@ Two converted MediaPipe models ship in ``moodtune/assets`` (see ``assets/DETECTO
 * ``blazeface_full_range.onnx``: 192x192 input, 2304 anchors, trained for faces up to ~5 m
   from the camera, so smaller faces in a larger picture.
 
-``BlazeFaceDetector`` (registered as "blazeface", the default detector) runs the short-range
-model on the whole image first and brings in the full-range model, tiles and a zoomed-out pass
-only when that finds nothing or only small faces; see its docstring.
+``BlazeFaceDetector`` ("blazeface" in ``moodtune.vision.detect.DETECTORS``, the default detector)
+runs its passes so that the cost follows the need: the short-range model on the whole image,
+the full-range model on the whole image only when no large face explains the picture, the
+short-range model again only around what the full-range model was unsure of, and tiles only on
+images too large for the full-range model to see a ``min_face``-pixel face; see its docstring.
 
 Decoding follows MediaPipe's graphs (``face_detection_short_range_common.pbtxt`` /
 ``face_detection_full_range_common.pbtxt``): SSD anchors with fixed size 1, box centre and size
@@ -21,15 +23,15 @@ square input (aspect kept, black padding) so boxes map back exactly.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from moodtune.config import ASSETS
 from moodtune.errors import MoodtuneError
-from moodtune.vision.detect import Detection, register
+from moodtune.types import Detection
 
 #: raw logits are clipped to this before the sigmoid (MediaPipe uses 100, which overflows float32 exp)
 RAW_SCORE_LIMIT = 80.0
@@ -85,7 +87,9 @@ def ssd_anchors(spec: ModelSpec) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
+@lru_cache(maxsize=None)
 def _session(path: str, threads: int):
+    """One ONNX Runtime session per (model file, threads) per process."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -98,7 +102,8 @@ def _session(path: str, threads: int):
 
 
 class BlazeNet:
-    """One BlazeFace model: ``(bgr, rect) → (boxes (N, 4) x0 y0 x1 y1 in image pixels, scores (N,))``.
+    """One BlazeFace model: ``(bgr, rect) → (rows (N, 16), scores (N,))`` in image pixels, where a
+    row is the box x0, y0, x1, y1 followed by the six keypoints' x, y (``KEYPOINT_NAMES``).
 
     Returns every anchor above the model's score threshold, before non-maximum suppression.
     """
@@ -125,9 +130,9 @@ class BlazeNet:
         reach past the image's edges, which then count as black).
 
         The ROI is letterboxed: its longer side is scaled to ``fill`` times the input size,
-        centred, the rest padded with black. Returns boxes (N, 4) as x0, y0, x1, y1 in image
-        pixels and their scores (N,), for every anchor scoring above ``min_score`` (default:
-        the model's threshold), before non-maximum suppression.
+        centred, the rest padded with black. Returns rows (N, 16) (box x0, y0, x1, y1, then six
+        keypoints x, y, in image pixels) and their scores (N,), for every anchor scoring above
+        ``min_score`` (default: the model's threshold), before non-maximum suppression.
         """
         s = self.spec.size
         img_h, img_w = bgr.shape[:2]
@@ -136,7 +141,7 @@ class BlazeNet:
         # the image area visible in the ROI, and where it lands in the input
         vx0, vy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         vx1, vy1 = min(img_w, int(np.ceil(x0 + rw))), min(img_h, int(np.ceil(y0 + rh)))
-        empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        empty = np.zeros((0, 16), np.float32), np.zeros(0, np.float32)
         if vx1 <= vx0 or vy1 <= vy0:
             return empty
         off_x, off_y = (s - rw * scale) / 2.0, (s - rh * scale) / 2.0
@@ -158,7 +163,7 @@ class BlazeNet:
         if keep.size == 0:
             return empty
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-        reg = regressors.reshape(len(logits), -1)[keep, :4]
+        reg = regressors.reshape(len(logits), -1)[keep, :16]
         # centre = anchor + offset; size as regressed (anchors have fixed size 1); in input px
         cx = reg[:, 0] + self.anchors[keep, 0] * s
         cy = reg[:, 1] + self.anchors[keep, 1] * s + self.spec.box_dy * reg[:, 2]
@@ -170,7 +175,10 @@ class BlazeNet:
             [(cx - half_w - u0) / sx + vx0, (cy - half_h - v0) / sy + vy0, (cx + half_w - u0) / sx + vx0, (cy + half_h - v0) / sy + vy0],
             axis=1,
         )
-        return boxes[valid].astype(np.float32), scores[valid].astype(np.float32)
+        kx = (reg[:, 4::2] + self.anchors[keep, 0:1] * s - u0) / sx + vx0
+        ky = (reg[:, 5::2] + self.anchors[keep, 1:2] * s - v0) / sy + vy0
+        rows = np.concatenate([boxes, np.stack([kx, ky], axis=2).reshape(len(keep), 12)], axis=1)
+        return rows[valid].astype(np.float32), scores[valid].astype(np.float32)
 
 
 def _logit(p: float) -> float:
@@ -178,9 +186,10 @@ def _logit(p: float) -> float:
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's weighted NMS: each kept box is the score-weighted mean of the boxes overlapping
-    the best remaining one by IoU > ``iou``; its score is the best one's. Returns (boxes, scores)
-    sorted by score, descending."""
+    """MediaPipe's weighted NMS: each kept row is the score-weighted mean of the rows whose boxes
+    (the first 4 columns) overlap the best remaining one by IoU > ``iou`` (keypoints, in the
+    further columns, are averaged the same way); its score is the best one's. Returns (rows,
+    scores) sorted by score, descending."""
     order = np.argsort(-scores, kind="stable")
     areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
     out_boxes, out_scores = [], []
@@ -198,7 +207,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) ->
         out_boxes.append((b[group] * w[:, None]).sum(axis=0) / w.sum())
         out_scores.append(scores[top])
         order = order[~group]
-    return np.array(out_boxes, np.float32).reshape(-1, 4), np.array(out_scores, np.float32)
+    return np.array(out_boxes, np.float32).reshape(-1, boxes.shape[1]), np.array(out_scores, np.float32)
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -236,14 +245,31 @@ def _drop_overlapping(
     return boxes[keep], scores[keep]
 
 
-def _to_detections(boxes: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[Detection]:
+def _to_detections(rows: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[Detection]:
     out = []
-    for (x0, y0, x1, y1), sc in zip(boxes.tolist(), scores.tolist()):
-        x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
-        x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
+    for row, sc in zip(rows.tolist(), scores.tolist()):
+        x0, y0 = max(0, int(round(row[0]))), max(0, int(round(row[1])))
+        x1, y1 = min(width, int(round(row[2]))), min(height, int(round(row[3])))
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(min(max(sc, 0.0), 1.0))))
+            points = tuple((float(row[i]), float(row[i + 1])) for i in range(4, 16, 2))
+            out.append(Detection((x0, y0, x1 - x0, y1 - y0), float(min(max(sc, 0.0), 1.0)), points))
     return sorted(out, key=lambda d: -d.score)
+
+
+def _thumbnail(bgr: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
+    """``bgr`` with its longer side brought to ``side`` pixels (never enlarged), and the factors
+    (x, y) mapping its pixels back: area halvings (OpenCV's fast path) to less than twice
+    ``side``, then bilinear."""
+    h, w = bgr.shape[:2]
+    small = bgr
+    while max(small.shape[:2]) >= 2 * side:  # halving has OpenCV's fastest area path
+        sh, sw = small.shape[:2]
+        small = cv2.resize(small[: sh // 2 * 2, : sw // 2 * 2], (sw // 2, sh // 2), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    if max(sh, sw) > side:
+        f = side / max(sh, sw)
+        small = cv2.resize(small, (max(1, round(sw * f)), max(1, round(sh * f))), interpolation=cv2.INTER_LINEAR)
+    return small, w / small.shape[1], h / small.shape[0]
 
 
 def tile_grid(width: int, height: int, tile: int, overlap: float = 0.5) -> list[tuple[int, int, int, int]]:
@@ -259,59 +285,73 @@ def tile_grid(width: int, height: int, tile: int, overlap: float = 0.5) -> list[
     return [(x, y, min(tile, width), min(tile, height)) for y in starts(height) for x in starts(width)]
 
 
-@register("blazeface")
+
+
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace, in passes; the later ones run only when the earlier ones call for them.
+    """MediaPipe BlazeFace, in passes whose cost follows the need.
 
-    1. Short-range model on the whole image (letterboxed to 128x128): faces from about a fifth
-       of the image's longer side up. Portraits, selfies and close webcam frames end here
-       (~2 ms for 640x480 on one core).
-    2. If nothing was found: the same model with the image shrunk to ``zoom_out_fill`` of its
-       input and black around it, for faces cut by the image's edges such as tight face crops
-       (FER2013-like); only boxes of at least ``zoom_out_min_size`` of the shorter side count.
-    3. If still nothing, or the smallest face found is below ``small_face_ratio`` of the longer
-       side (there may be smaller ones the first pass cannot see), or the image is large
-       (longer side > ``large_side``): the full-range model (192x192) on the whole image and
-       on 50%-overlapping tiles of half the longer side, for small faces (down to ~1/25 of the
-       longer side, ~25 px in a 640x480 frame) and groups (~35 ms for 640x480).
+    1. Short-range model on the whole image (letterboxed to 128x128, ~1 ms for 640x480 on one
+       core): faces from about an eighth of the image's longer side up.
+    2. Unless a face of at least ``small_face_ratio`` of the longer side was found (a portrait, a
+       close webcam frame: done): the full-range model (192x192, ~3 ms) on the whole image, for
+       faces down to ~1/11 of the longer side (56 px in a 640x480 frame).
+    3. Its unsure candidates (``candidate_score`` up to its threshold) that no face found so far
+       explains, at most ``max_candidates``: the short-range model looks again at a square of
+       ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
+    4. Tiles only where the whole image is too coarse: when the full-range pass cannot see a face
+       of ``min_face`` pixels (longer side over ~11 x ``min_face``, e.g. photos over 700 px) the
+       full-range model also runs on 50%-overlapping tiles of half the longer side (group
+       photos: faces down to ~1/22 of the longer side).
+    5. If all that found nothing: the short-range model again with the image shrunk to
+       ``zoom_out_fill`` of its input and black around it, for faces cut by the image's edges
+       such as tight face crops (FER2013-like); only boxes of at least ``zoom_out_min_size`` of
+       the shorter side count.
 
-    Detections of passes 1-2 scoring below ``verify_below`` count only if the short-range model
+    Detections of pass 1 scoring below ``verify_below`` count only if the short-range model
     finds them again in a square of ``verify_zoom`` times their box (this removes the loose
     boxes BlazeFace sometimes draws around a too-small face, and face-like textures). Each
     model's detections are merged by MediaPipe's weighted NMS; across models, where both find
     a face, a confident short-range box is kept (else the better score), and a box lying mostly
     inside a kept one is dropped. Full-range boxes are calibrated to the short-range ones
     (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from either model.
+    Every detection carries the six keypoints of the model that found it, in image pixels.
 
-    ``threads``: ONNX Runtime intra-op threads (default 1, or ``$MOODTUNE_THREADS``).
-    ``small_faces``: "auto" (as above), "always" (pass 3 on every image: groups with faces of
-    very different sizes) or "never" (passes 1-2 only: at most ~5 ms per 640x480 frame for live
-    video, faces below ~1/5 of the frame are missed).
+    ``threads``: ONNX Runtime intra-op threads (default 1).
+    ``small_faces``: "auto" (as above), "always" (passes 2-4 on every image: groups with faces of
+    very different sizes) or "never" (passes 1 and 5 only: ~1-2 ms per 640x480 frame, for following
+    known faces in live video; faces below ~1/8 of the frame are missed).
     """
 
     name = "blazeface"
     #: FER2013's crop is 1.16x BlazeFace's box (median) with the box centre 8% of the crop low
     #: (``bench/detectors.py --framing``): widen by 1.2 and move the centre up 0.09 box heights.
     frame_scale, frame_dy = 1.2, -0.09
+    #: the smallest face the full-range model finds on a whole image, as a share of its longer
+    #: side (56 px of 640 in ``bench/detectors.py --sizes``)
+    full_range_reach = 0.09
 
     def __init__(
         self,
-        threads: int | None = None,
+        threads: int = 1,
         small_faces: str = "auto",
         zoom_out_fill: float = 0.7,
         zoom_out_min_size: float = 0.6,
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
-        small_face_ratio: float = 0.25,
+        small_face_ratio: float = 0.15,
+        candidate_score: float = 0.3,
+        max_candidates: int = 2,
+        min_face: int = 64,
         large_side: int = 1920,
         min_tile: int = 96,
     ):
         if small_faces not in ("auto", "always", "never"):
             raise MoodtuneError(f"small_faces must be 'auto', 'always' or 'never', not {small_faces!r}")
-        self.threads = int(threads or os.environ.get("MOODTUNE_THREADS", 1))
+        self.threads = max(1, int(threads))
         self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
         self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
         self.verify_below, self.verify_zoom = verify_below, verify_zoom
+        self.candidate_score, self.max_candidates, self.min_face = candidate_score, max_candidates, min_face
         self.short = BlazeNet(SHORT_RANGE, self.threads)
         self._full: BlazeNet | None = None
 
@@ -322,21 +362,42 @@ class BlazeFaceDetector:
             self._full = BlazeNet(FULL_RANGE, self.threads)
         return self._full
 
-    def _confirmed(self, bgr: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _look_again(self, bgr: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The short-range model on a square of ``verify_zoom`` times ``row``'s box around it
+        (the face then fills about 60% of its input, its best scale): its best detection
+        overlapping the box (IoU > 0.4), or None."""
+        x0, y0, x1, y1 = row[:4]
+        side = self.verify_zoom * max(x1 - x0, y1 - y0)
+        again, scores = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side))
+        if not len(scores):
+            return None
+        ious = _iou(row, again)
+        best = int(np.argmax(np.where(ious > 0.4, scores, -1.0)))
+        return (again[best], float(scores[best])) if ious[best] > 0.4 else None
+
+    def _confirmed(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep the detections scoring at least ``verify_below``, and those below it that the
-        short-range model finds again when it looks at a square of ``verify_zoom`` times the
-        box around them (the face then fills about 60% of its input, its best scale)."""
+        short-range model finds again (``_look_again``)."""
         keep = scores >= self.verify_below
         for i in np.flatnonzero(~keep):
-            x0, y0, x1, y1 = boxes[i]
-            side = self.verify_zoom * max(x1 - x0, y1 - y0)
-            again, _ = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side))
-            keep[i] = bool(len(again)) and float(_iou(boxes[i], again).max()) > 0.4
-        return boxes[keep], scores[keep]
+            keep[i] = self._look_again(bgr, rows[i]) is not None
+        return rows[keep], scores[keep]
+
+    def follow(self, bgr: np.ndarray, box: tuple[int, int, int, int], zoom: float = 2.5) -> Detection | None:
+        """The best short-range detection in a square of ``zoom`` times ``box`` (x, y, w, h) around
+        it (a face tracked in a stream, looked for where it was), or None (~1 ms)."""
+        x, y, bw, bh = box
+        side = zoom * max(bw, bh)
+        rows, scores = weighted_nms(*self.short(bgr, (x + bw / 2 - side / 2, y + bh / 2 - side / 2, side, side)))
+        if not len(scores):
+            return None
+        found = _to_detections(rows[:1], scores[:1], bgr.shape[1], bgr.shape[0])
+        return found[0] if found else None
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """Faces in ``bgr`` ((H, W, 3) uint8; (H, W) gray is accepted too) as ``Detection`` boxes
-        (x, y, w, h) in its pixels, clipped to the image, best score first; [] when none."""
+        (x, y, w, h) in its pixels, clipped to the image, with keypoints, best score first; []
+        when none."""
         if bgr.ndim == 2:
             bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
         h, w = bgr.shape[:2]
@@ -353,35 +414,69 @@ class BlazeFaceDetector:
         else:
             k, work = 1, bgr
 
-        def run(net: BlazeNet, roi=None, fill: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-            boxes, scores = net(work, roi, fill)
-            return boxes * np.float32(k), scores
+        def run(net: BlazeNet, roi=None, fill: float = 1.0, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+            rows, scores = net(work, roi, fill, min_score)
+            return rows * np.float32(k), scores
 
-        parts = [self._confirmed(bgr, *weighted_nms(*run(self.short)))]
-        if not len(parts[0][1]):
-            # zoomed out, this pass is only trusted for what it is there for: faces about as
-            # large as the image (on scenes it can mistake a large area for a face)
-            boxes, scores = weighted_nms(*run(self.short, fill=self.zoom_out_fill))
-            big = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.zoom_out_min_size * min(h, w)
-            parts.append(self._confirmed(bgr, boxes[big], scores[big]))
-        found = np.concatenate([b for b, _ in parts])
-        found_scores = np.concatenate([sc for _, sc in parts])
+        # the passes over the whole image share one thumbnail at the full-range input's size
+        # (made in cheap steps: whole-factor area shrink, then bilinear), instead of each
+        # resizing the full image again
+        thumb, fx, fy = _thumbnail(bgr, FULL_RANGE.size)
+
+        def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+            rows, scores = net(thumb, None, fill, min_score)
+            rows[:, 0::2] *= np.float32(fx)
+            rows[:, 1::2] *= np.float32(fy)
+            return rows, scores
+
+        rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
         # where both models see a face, a confident short-range box (the box FRAME_SCALE was
         # measured on) is kept; otherwise the better score wins
-        rank = found_scores + (found_scores >= self.verify_below)
-        sizes = np.maximum(found[:, 2] - found[:, 0], found[:, 3] - found[:, 1])
-        look_closer = not len(found) or float(sizes.min()) < self.small_face_ratio * long_side or long_side > self.large_side
-        if self.small_faces == "always" or (self.small_faces == "auto" and look_closer):
-            more = [run(self.full)]
-            if long_side // 2 >= self.min_tile:
+        rank = scores + (scores >= self.verify_below)
+        sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
+        explained = len(scores) and float(sizes.min()) >= self.small_face_ratio * long_side and long_side <= self.large_side
+        if self.small_faces == "always" or (self.small_faces == "auto" and not explained):
+            more = [whole(self.full, min_score=self.candidate_score)]
+            tiles = self.small_faces == "always" or self.full_range_reach * long_side > self.min_face
+            if tiles and long_side // 2 >= self.min_tile:
                 work_h, work_w = work.shape[:2]
                 for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
-                    more.append(run(self.full, rect))
-            # full-range boxes are merged among themselves here, with the short-range ones below
-            boxes, scores = weighted_nms(np.concatenate([b for b, _ in more]), np.concatenate([sc for _, sc in more]))
-            found, found_scores = np.concatenate([found, boxes]), np.concatenate([found_scores, scores])
-            rank = np.concatenate([rank, scores])
-        if not len(found_scores):
+                    more.append(run(self.full, rect, min_score=self.candidate_score))
+            # full-range rows are merged among themselves here, with the short-range ones below
+            fr, fs = weighted_nms(np.concatenate([r for r, _ in more]), np.concatenate([sc for _, sc in more]))
+            sure = fs >= FULL_RANGE.min_score
+            cand_rows, cand_scores = self._unexplained(bgr, fr[~sure], fs[~sure], np.concatenate([rows, fr[sure]]))
+            rows = np.concatenate([rows, fr[sure], cand_rows])
+            scores = np.concatenate([scores, fs[sure], cand_scores])
+            rank = np.concatenate([rank, fs[sure], cand_scores])
+        if not len(scores):
+            # zoomed out, this pass is only trusted for what it is there for: faces about as
+            # large as the image (on scenes it can mistake a large area for a face)
+            zr, zs = weighted_nms(*whole(self.short, fill=self.zoom_out_fill))
+            big = np.minimum(zr[:, 2] - zr[:, 0], zr[:, 3] - zr[:, 1]) >= self.zoom_out_min_size * min(h, w)
+            rows, scores = self._confirmed(bgr, zr[big], zs[big])
+            rank = scores
+        if not len(scores):
             return []
-        boxes, scores = _drop_overlapping(found, found_scores, rank)
-        return _to_detections(boxes, scores, w, h)
+        rows, scores = _drop_overlapping(rows, scores, rank)
+        return _to_detections(rows, scores, w, h)
+
+    def _unexplained(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the full-range model's unsure candidates (best first), those that no ``known`` box
+        overlaps, at most ``max_candidates``, looked at again by the short-range model
+        (``_look_again``); returns the confirmed ones with the short-range rows and scores."""
+        out_rows, out_scores = [], []
+        looked = 0
+        for i in np.argsort(-scores, kind="stable"):
+            if looked >= self.max_candidates:
+                break
+            if len(known) and float(_iou(rows[i], known).max()) > 0.1:
+                continue
+            looked += 1
+            again = self._look_again(bgr, rows[i])
+            if again is not None:
+                out_rows.append(again[0])
+                out_scores.append(again[1])
+        if not out_rows:
+            return np.zeros((0, 16), np.float32), np.zeros(0, np.float32)
+        return np.array(out_rows, np.float32), np.array(out_scores, np.float32)

@@ -1,24 +1,19 @@
-"""Face detectors behind one interface, chosen by name from a registry."""
+"""Face detectors behind one interface, chosen by name from ``DETECTORS`` (plain data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from moodtune.errors import MoodtuneError
+from moodtune.registry import Entry, lookup
+from moodtune.types import Detection
+
+__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "Detection", "FaceDetector", "detector_names", "framing", "get_detector"]
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One face: ``box`` is (x, y, w, h) in pixels of the input image; ``score`` in [0, 1]."""
-
-    box: tuple[int, int, int, int]
-    score: float
-
-
+@runtime_checkable
 class FaceDetector(Protocol):
     """Anything with ``detect(bgr) -> list[Detection]``; ``bgr`` is (H, W, 3) uint8.
 
@@ -26,34 +21,30 @@ class FaceDetector(Protocol):
     face is framed as in FER2013 (measured by ``bench/detectors.py --framing``).
     """
 
-    name: str
-
     def detect(self, bgr: np.ndarray) -> list[Detection]: ...
 
 
-#: name → factory. Detector modules add themselves with ``@register("name")``.
-DETECTORS: dict[str, Callable[[], FaceDetector]] = {}
+#: The detectors moodtune ships; ``target`` builds one (called with ``threads=``).
+DETECTORS: tuple[Entry, ...] = (
+    Entry("blazeface", "MediaPipe BlazeFace (short- and full-range models, ONNX), with keypoints; the default",
+          "moodtune.vision.blazeface:BlazeFaceDetector"),
+    Entry("haar", "OpenCV's Haar cascade (frontal faces), as the FER papers use it; no keypoints",
+          "moodtune.vision.haar:HaarDetector"),
+)
 DEFAULT_DETECTOR = "blazeface"
 
 
-def register(name: str):
-    """Class decorator adding a detector factory to ``DETECTORS``."""
-
-    def add(factory):
-        DETECTORS[name] = factory
-        return factory
-
-    return add
+def get_detector(name: str | FaceDetector | None = None, threads: int = 1) -> FaceDetector:
+    """The detector called ``name`` (default ``DEFAULT_DETECTOR``), built once per (name, threads)
+    per process; a detector instance is returned as it is. Unknown names raise ``MoodtuneError``."""
+    if name is not None and not isinstance(name, str):
+        return name
+    return _build(name or DEFAULT_DETECTOR, int(threads))
 
 
 @lru_cache(maxsize=None)
-def get_detector(name: str | None = None) -> FaceDetector:
-    """The detector called ``name`` (default ``DEFAULT_DETECTOR``), built once per process."""
-    _load_builtin()
-    name = name or DEFAULT_DETECTOR
-    if name not in DETECTORS:
-        raise MoodtuneError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(DETECTORS))}")
-    return DETECTORS[name]()
+def _build(name: str, threads: int) -> FaceDetector:
+    return lookup(DETECTORS, name, "detector").load()(threads=threads)
 
 
 def framing(detector: FaceDetector) -> tuple[float, float]:
@@ -65,9 +56,4 @@ def framing(detector: FaceDetector) -> tuple[float, float]:
 
 def detector_names() -> list[str]:
     """Names accepted by ``get_detector``."""
-    _load_builtin()
-    return sorted(DETECTORS)
-
-
-def _load_builtin() -> None:
-    from moodtune.vision import blazeface, haar  # noqa: F401  (registration side effect)
+    return [e.name for e in DETECTORS]

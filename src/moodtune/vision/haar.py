@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 
 from moodtune.errors import MoodtuneError
-from moodtune.vision.detect import Detection, register
+from moodtune.types import Detection
 
 
-@register("haar")
 class HaarDetector:
     """``haarcascade_frontalface_default`` with the usual scale 1.1, 5 neighbours, 30 px minimum."""
 
@@ -19,7 +18,8 @@ class HaarDetector:
     #: Haar boxes already frame the face as FER2013 does (IoU with FER's crop 0.786 at 1.0, 0.660 at 1.2).
     frame_scale, frame_dy = 1.0, 0.0
 
-    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30):
+    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30, threads: int = 1):
+        """``threads`` is accepted for a uniform factory signature (OpenCV's own thread pool applies)."""
         xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(str(xml))
         if self._cascade.empty():

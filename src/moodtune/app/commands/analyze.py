@@ -114,14 +114,16 @@ def run(args) -> int:
 
 
 def _face_json(face) -> dict:
-    from moodtune.video import face_json
+    from moodtune.contract import to_json
 
-    return face_json(face)
+    return to_json(face)
 
 
 def _run_video(path: Path, args) -> bool:
     """Analyse one video file; prints per-frame JSON lines or a per-track summary. True when it worked."""
-    from moodtune.video import DEFAULT_HALF_LIFE_S, TrackSummary, iter_video
+    from moodtune.contract import to_json
+    from moodtune.pipeline import default_analyzer
+    from moodtune.video import DEFAULT_HALF_LIFE_S, TrackSummary
 
     shown = _display(path)
     if args.face_crop:
@@ -131,14 +133,14 @@ def _run_video(path: Path, args) -> bool:
     writer = None
     processed = 0
     try:
-        frames = iter_video(path, every=args.every, detector=args.detector, model=args.model,
-                            half_life=DEFAULT_HALF_LIFE_S if args.half_life is None else args.half_life,
+        frames = default_analyzer(detector=args.detector, model=args.model).iter_video(
+                            path, every=args.every, half_life=DEFAULT_HALF_LIFE_S if args.half_life is None else args.half_life,
                             keep_images=bool(args.annotate))
         for frame in frames:
             processed += 1
             summary.add(frame)
             if args.json:
-                print(json.dumps({"path": shown, **frame.to_dict()}), flush=True)
+                print(json.dumps({"path": shown, **to_json(frame)}), flush=True)
             if args.annotate:
                 writer = _write_video_frame(writer, frame, Path(args.annotate), path, args.every)
     except MoodtuneError as exc:

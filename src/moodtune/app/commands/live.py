@@ -79,7 +79,7 @@ def run(args) -> int:
         if not window:
             print(f"moodtune live: {why}; showing moods as text instead (the browser page has the full view: moodtune serve)",
                   file=sys.stderr)
-    from moodtune.video import FrameAnalyzer
+    from moodtune.pipeline import FrameAnalyzer
 
     analyzer = FrameAnalyzer(args.detector, args.model, half_life=args.half_life, fast=True)
     try:

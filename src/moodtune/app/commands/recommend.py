@@ -91,9 +91,11 @@ def run(args) -> int:
         saved = _save(playlist, args.save_to_spotify)
 
     if args.json:
+        from moodtune.contract import to_json
+
         out = playlist.to_dict()
         if faces:
-            out["faces"] = [dict(f.to_dict(), used=(args.group or i == 0)) for i, f in enumerate(faces)]
+            out["faces"] = [dict(to_json(f), used=(args.group or i == 0)) for i, f in enumerate(faces)]
         if saved:
             out["spotify_playlist"] = {"id": saved.id, "url": saved.url, "tracks": saved.tracks}
         print(json.dumps(out, indent=2, ensure_ascii=False))
