@@ -267,14 +267,19 @@ def frames(folder: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- workers
-def run_worker(python: Path, tool: str, task: str, job: dict, tmp: Path, timeout: float = 3600) -> dict:
+def run_worker(python: Path, tool: str, task: str, job: dict, tmp: Path, timeout: float = 3600,
+               pythonpath: str | None = None, label: str | None = None) -> dict:
+    """Run one worker task; ``pythonpath``: import the tool from there (e.g. another checkout's src)."""
     job = {**job, "spawn_time": time.time()}
-    job_path, res_path, log_path = (tmp / f"{tool}-{task}.{ext}" for ext in ("job.json", "result.json", "log"))
+    label = label or tool
+    job_path, res_path, log_path = (tmp / f"{label}-{task}.{ext}" for ext in ("job.json", "result.json", "log"))
     job_path.write_text(json.dumps(job))
     env = {**os.environ, **THREAD_ENV}
     env.pop("PYTHONPATH", None)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     t0 = time.perf_counter()
-    print(f"  {tool:9s} {task:8s} ...", end="", flush=True, file=sys.stderr)
+    print(f"  {label:9s} {task:8s} ...", end="", flush=True, file=sys.stderr)
     with open(log_path, "w") as log:
         proc = subprocess.run([str(python), str(WORKER), "--tool", tool, "--task", task, "--job", str(job_path),
                                "--result", str(res_path)], stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout,
@@ -282,7 +287,7 @@ def run_worker(python: Path, tool: str, task: str, job: dict, tmp: Path, timeout
     print(f" {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if proc.returncode != 0:
         tail = log_path.read_text()[-3000:]
-        raise SystemExit(f"worker {tool}/{task} failed (exit {proc.returncode}):\n{tail}")
+        raise SystemExit(f"worker {label}/{task} failed (exit {proc.returncode}):\n{tail}")
     return json.loads(res_path.read_text())
 
 

@@ -1,10 +1,10 @@
 """Worker for ``bench/compare_fer.py``: runs ONE task for ONE tool in its own process and venv.
 
-    <venv>/bin/python bench/compare_fer_worker.py --tool {moodtune,fer,fer-keras} --task {fer2013,wild,speed} \
+    <venv>/bin/python bench/compare_fer_worker.py --tool {moodtune,fer,fer-keras} --task {fer2013,wild,speed,sizes} \
         --job job.json --result result.json
 
-Not meant to be run by hand: ``compare_fer.py`` writes the job (inputs, repeats) and reads the
-result. This file imports only the standard library, numpy and OpenCV at module level (both
+Not meant to be run by hand: ``compare_fer.py`` (and ``detectors.py --sizes``, task ``sizes``)
+writes the job (inputs, repeats) and reads the result. This file imports only the standard library, numpy and OpenCV at module level (both
 venvs have them) and the tool itself inside its adapter, so the moodtune side never loads
 TensorFlow and the fer side never loads moodtune. Both tools run behind the same harness, so
 every measurement (loops, warm-up, clocks) is the same code for both.
@@ -33,12 +33,13 @@ CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  #
 
 # --------------------------------------------------------------------------- tool adapters
 class Moodtune:
-    """moodtune through its public API (``moodtune.analyze``, ``analyze_frame``)."""
+    """moodtune through its public API (``moodtune.analyze``, ``analyze_frame``; also the API of
+    earlier versions, so that a previous checkout can run behind the same harness)."""
 
     def __init__(self) -> None:
         os.environ["MOODTUNE_THREADS"] = "1"
         import moodtune
-        from moodtune.api import analyze_frame
+        from moodtune import analyze_frame
         from moodtune.emotion.classifier import get_classifier
         from moodtune.vision.crop import face_crop
         from moodtune.vision.detect import framing, get_detector
@@ -63,6 +64,14 @@ class Moodtune:
 
     def frame(self, bgr: np.ndarray) -> int:
         return len(self.analyze_frame(bgr))
+
+    def frame_boxes(self, bgr: np.ndarray) -> list:
+        """Detection + classification of a decoded frame: the face boxes (x, y, w, h)."""
+        return [list(f.box) for f in self.analyze_frame(bgr)]
+
+    def detect_boxes(self, bgr: np.ndarray) -> list:
+        """The default detector alone."""
+        return [list(d.box) for d in self.det.detect(bgr)]
 
     def classifier_input(self, bgr: np.ndarray):
         """The classifier's input for the largest face of ``bgr``, as the pipeline builds it."""
@@ -123,6 +132,13 @@ class Fer:
 
     def frame(self, bgr: np.ndarray) -> int:
         return len(self.fer.detect_emotions(bgr))
+
+    def frame_boxes(self, bgr: np.ndarray) -> list:
+        return [[int(v) for v in f["box"]] for f in self.fer.detect_emotions(bgr)]
+
+    def detect_boxes(self, bgr: np.ndarray) -> list:
+        """fer's face detector alone (``find_faces``, its Haar cascade)."""
+        return [[int(v) for v in b] for b in self.fer.find_faces(bgr)]
 
     def classifier_input(self, bgr: np.ndarray):
         """The classifier's input for the largest face, as ``detect_emotions`` builds it (64x64, [-1, 1])."""
@@ -204,6 +220,30 @@ def task_speed(tool, job: dict) -> dict:
     return res
 
 
+def task_sizes(tool, job: dict) -> dict:
+    """Per row of frames (PNG files): the boxes found and every timing, for the detector alone
+    (``detect``) and the whole pipeline (``pipeline``), ``repeats`` rounds over the row's frames
+    after ``warmup`` calls on its first frame. Wall-clock and this thread's CPU milliseconds."""
+    out = {}
+    for row, paths in job["rows"].items():
+        frames = [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths]
+        res = {}
+        for mode, fn in (("detect", tool.detect_boxes), ("pipeline", tool.frame_boxes)):
+            for _ in range(job["warmup"]):
+                fn(frames[0])
+            boxes = [fn(f) for f in frames]
+            wall, cpu = [], []
+            for _ in range(job["repeats"]):
+                for f in frames:
+                    c0, t0 = time.thread_time(), time.perf_counter()
+                    fn(f)
+                    wall.append((time.perf_counter() - t0) * 1e3)
+                    cpu.append((time.thread_time() - c0) * 1e3)
+            res[mode] = {"boxes": boxes, "wall_ms": wall, "cpu_ms": cpu}
+        out[row] = res
+    return {"rows": out}
+
+
 def peak_rss_mb() -> float:
     """High-water resident set size of this process (``VmHWM``), in MiB."""
     try:
@@ -221,14 +261,14 @@ def peak_rss_mb() -> float:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tool", required=True, choices=["moodtune", "fer", "fer-keras"])
-    ap.add_argument("--task", required=True, choices=["fer2013", "wild", "speed"])
+    ap.add_argument("--task", required=True, choices=["fer2013", "wild", "speed", "sizes"])
     ap.add_argument("--job", required=True, help="JSON file written by compare_fer.py")
     ap.add_argument("--result", required=True, help="JSON file to write")
     args = ap.parse_args(argv)
     with open(args.job) as f:
         job = json.load(f)
     tool = make_tool(args.tool)
-    result = {"fer2013": task_fer2013, "wild": task_wild, "speed": task_speed}[args.task](tool, job)
+    result = {"fer2013": task_fer2013, "wild": task_wild, "speed": task_speed, "sizes": task_sizes}[args.task](tool, job)
     result.update(tool=args.tool, task=args.task, config=tool.config, version=tool.version, peak_rss_mb=peak_rss_mb(),
                   python=sys.version.split()[0], threads={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MOODTUNE_THREADS")})
     tmp = args.result + ".tmp"

@@ -101,18 +101,24 @@ def paste(canvas: np.ndarray, photo: np.ndarray, face, scale: float, x: int, y: 
 
 @pytest.mark.parametrize("where", [(40, 30), (400, 250)])
 def test_small_face_in_a_large_frame(where):
-    """A face ~30 px wide in a 640x480 frame: below what the 128x128 whole-frame pass can see."""
+    """A face ~30 px wide in a 640x480 frame: below what the whole-frame passes can see, found by
+    the tiled search (``small_faces="always"``; "auto" tiles only images over ~700 px)."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
     canvas = np.full((480, 640, 3), 90, np.uint8)
     scale = 30 / (ASTRONAUT_FACE[2] - ASTRONAUT_FACE[0])
     truth = paste(canvas, astronaut(), ASTRONAUT_FACE, scale, *where)
-    dets = get_detector("blazeface").detect(canvas)
+    dets = BlazeFaceDetector(small_faces="always").detect(canvas)
     check_valid(dets, canvas)
     assert len(dets) == 1, dets
     assert iou(xyxy(dets[0]), truth) > 0.4, (dets, truth)
 
 
 def test_several_faces_in_one_photo():
-    """A collage of six face photos (plain, mirrored, gray, different sizes) on one 640x480 canvas."""
+    """A collage of six face photos (plain, mirrored, gray, different sizes, down to ~30 px) on one
+    640x480 canvas, with the tiled search for tiny faces (``small_faces="always"``)."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
     canvas = np.full((480, 640, 3), 200, np.uint8)
     a, g = astronaut(), hopper()
     a_flip, g_flip = a[:, ::-1].copy(), g[:, ::-1].copy()
@@ -129,7 +135,7 @@ def test_several_faces_in_one_photo():
         paste(canvas, a, ASTRONAUT_FACE, 0.3, 215, 260),  # face ~30 px
         paste(canvas, g_gray, HOPPER_FACE, 0.38, 430, 240),
     ]
-    dets = get_detector("blazeface").detect(canvas)
+    dets = BlazeFaceDetector(small_faces="always").detect(canvas)
     check_valid(dets, canvas)
     assert len(dets) == len(truths), dets
     for t in truths:

@@ -1,4 +1,4 @@
-"""Video: IoU tracking, temporal smoothing, group affect, video files and the CLI on a real video."""
+"""Video: IoU tracking, temporal smoothing, group mood, video files, fast mode and the CLI on a real video."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from moodtune.contract import to_json
+from moodtune.emotion.group import group_mood
 from moodtune.emotion.labels import CLASSES
-from moodtune.emotion.smoothing import EmaSmoother, group_affect, label_flips
+from moodtune.emotion.smoothing import EmaSmoother, label_flips
 from moodtune.errors import MoodtuneError
-from moodtune.video import FrameAnalyzer, iter_video
+from moodtune.pipeline import Analyzer, FrameAnalyzer
 from moodtune.vision.tracking import IoUTracker, iou
 
 
@@ -114,22 +116,26 @@ def test_smoother_forgets_and_bounds_keys():
     assert len(s) == 1 and 8 in s
 
 
-def test_group_affect_is_the_mean(hopper_bgr):
+def test_group_mood_is_the_mean(hopper_bgr):
     import moodtune
 
     face = moodtune.analyze(hopper_bgr)[0]
     other = moodtune.FaceResult.from_probabilities((0, 0, 10, 10), _onehot(CLASSES.index("sad")))
-    g = group_affect([face, other])
+    g = group_mood([face, other])
     for c in CLASSES:
         assert g.probabilities[c] == pytest.approx((face.probabilities[c] + other.probabilities[c]) / 2)
     assert g.valence == pytest.approx((face.valence + other.valence) / 2, abs=1e-6)
     assert g.arousal == pytest.approx((face.arousal + other.arousal) / 2, abs=1e-6)
     assert g.box[0] == 0 and g.box[0] + g.box[2] >= face.box[0] + face.box[2]
     with pytest.raises(MoodtuneError):
-        group_affect([])
+        group_mood([])
 
 
 # ----------------------------------------------------------------------------- a real video
+
+
+def iter_video(source, **kw):
+    return Analyzer().iter_video(source, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -154,10 +160,10 @@ def test_iter_video_tracks_one_face_with_one_id(moving_face_video):
     assert frames[1].time == pytest.approx(0.1)
     assert all(len(f.faces) == 1 for f in frames)
     assert {f.faces[0].track for f in frames} == {1}
-    xs = [f.faces[0].face.box[0] for f in frames]
+    xs = [f.faces[0].box[0] for f in frames]
     assert xs[-1] - xs[0] > 150  # the box follows the face
     for f in frames:
-        d = f.to_dict()
+        d = to_json(f)
         assert set(d) == {"frame", "time", "faces"}
         face = d["faces"][0]
         assert face["track"] == 1 and face["emotion"] in CLASSES
@@ -188,7 +194,7 @@ def test_frame_analyzer_smooths_per_track(hopper_bgr):
     raw0 = np.array([first[0].raw.probabilities[c] for c in CLASSES])
     raw1 = np.array([second[0].raw.probabilities[c] for c in CLASSES])
     assert np.abs(raw0 - raw1).max() > 0.05
-    smoothed = np.array([second[0].face.probabilities[c] for c in CLASSES])
+    smoothed = np.array([second[0].probabilities[c] for c in CLASSES])
     a = an.smoother.alpha(1)
     assert 0 < a < 1
     assert smoothed == pytest.approx((1 - a) * raw0 + a * raw1, abs=1e-3)
@@ -235,16 +241,19 @@ def test_frame_analyzer_computes_what_analyze_frame_does(hopper_bgr, astronaut_b
 
 
 def test_live_mode_follows_a_small_face_next_to_a_large_one(hopper_bgr):
-    """Fast mode: the small face (a person further away) is found by the full search on the first
-    frame, then followed in a zoomed region every frame; both keep their ids."""
+    """Fast mode: the small face (~30 px, a person further away) is found by the full search on the
+    first frame (with the tiled search for tiny faces), then followed in a zoomed region every
+    frame; both keep their ids."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
     big = cv2.resize(hopper_bgr, (256, 300), interpolation=cv2.INTER_AREA)
     small = cv2.resize(hopper_bgr, (77, 90), interpolation=cv2.INTER_AREA)
-    an = FrameAnalyzer(fast=True, unit="frames")
+    an = FrameAnalyzer(BlazeFaceDetector(small_faces="always"), fast=True, unit="frames")
     for i in range(12):
         frame = np.full((480, 640, 3), 100, np.uint8)
         frame[90:390, 40 + 3 * i : 296 + 3 * i] = big
         frame[200:290, 480 - 2 * i : 557 - 2 * i] = small
         faces = an.process(frame)
-        assert sorted(f.track for f in faces) == [1, 2], f"frame {i}: {[(f.track, f.face.box) for f in faces]}"
-        small_face = next(f for f in faces if f.face.box[2] < 60)
-        assert 470 - 2 * i < small_face.face.box[0] < 560 - 2 * i
+        assert sorted(f.track for f in faces) == [1, 2], f"frame {i}: {[(f.track, f.box) for f in faces]}"
+        small_face = next(f for f in faces if f.box[2] < 60)
+        assert 470 - 2 * i < small_face.box[0] < 560 - 2 * i
