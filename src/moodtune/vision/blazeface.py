@@ -256,18 +256,18 @@ def _to_detections(rows: np.ndarray, scores: np.ndarray, width: int, height: int
     return sorted(out, key=lambda d: -d.score)
 
 
-def _thumbnail(bgr: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
-    """``bgr`` with its longer side brought to ``side`` pixels (never enlarged), and the factors
-    (x, y) mapping its pixels back: area halvings (OpenCV's fast path) to less than twice
-    ``side``, then bilinear."""
+def _thumbnail(bgr: np.ndarray, side: int, pick=max) -> tuple[np.ndarray, float, float]:
+    """``bgr`` with its longer (``pick=max``) or shorter (``pick=min``) side brought to ``side``
+    pixels (never enlarged), and the factors (x, y) mapping its pixels back: area halvings
+    (OpenCV's fast path) to less than twice ``side``, then bilinear."""
     h, w = bgr.shape[:2]
     small = bgr
-    while max(small.shape[:2]) >= 2 * side:  # halving has OpenCV's fastest area path
+    while pick(small.shape[:2]) >= 2 * side:  # halving has OpenCV's fastest area path
         sh, sw = small.shape[:2]
         small = cv2.resize(small[: sh // 2 * 2, : sw // 2 * 2], (sw // 2, sh // 2), interpolation=cv2.INTER_AREA)
     sh, sw = small.shape[:2]
-    if max(sh, sw) > side:
-        f = side / max(sh, sw)
+    if pick(sh, sw) > side:
+        f = side / pick(sh, sw)
         small = cv2.resize(small, (max(1, round(sw * f)), max(1, round(sh * f))), interpolation=cv2.INTER_LINEAR)
     return small, w / small.shape[1], h / small.shape[0]
 
@@ -293,15 +293,15 @@ class BlazeFaceDetector:
     1. Short-range model on the whole image (letterboxed to 128x128, ~1 ms for 640x480 on one
        core): faces from about an eighth of the image's longer side up.
     2. Unless a face of at least ``small_face_ratio`` of the longer side was found (a portrait, a
-       close webcam frame: done): the full-range model (192x192, ~3 ms) on the whole image, for
-       faces down to ~1/11 of the longer side (56 px in a 640x480 frame).
-    3. Its unsure candidates (``candidate_score`` up to its threshold) that no face found so far
-       explains, at most ``max_candidates``: the short-range model looks again at a square of
-       ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
-    4. Tiles only where the whole image is too coarse: when the full-range pass cannot see a face
-       of ``min_face`` pixels (longer side over ~11 x ``min_face``, e.g. photos over 700 px) the
-       full-range model also runs on 50%-overlapping tiles of half the longer side (group
-       photos: faces down to ~1/22 of the longer side).
+       close webcam frame: done): the full-range model (192x192, ~3 ms a run) on the whole image
+       in squares of its shorter side (two for a 4:3 or 16:9 frame, no letterbox), for faces
+       down to ``full_range_reach`` input pixels (~60 px in a 640x480 frame).
+    3. If nothing sure was found at all: its unsure candidates (``candidate_score`` up to its
+       threshold), at most ``max_candidates``, looked at again by the short-range model in a
+       square of ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
+    4. Tiles only where the whole image is too coarse: when pass 2 cannot see a face of
+       ``min_face`` pixels (a shorter side over ~500 px, e.g. photos), the full-range model
+       also runs on 50%-overlapping tiles of half the shorter side (group photos).
     5. If all that found nothing: the short-range model again with the image shrunk to
        ``zoom_out_fill`` of its input and black around it, for faces cut by the image's edges
        such as tight face crops (FER2013-like); only boxes of at least ``zoom_out_min_size`` of
@@ -326,9 +326,9 @@ class BlazeFaceDetector:
     #: FER2013's crop is 1.16x BlazeFace's box (median) with the box centre 8% of the crop low
     #: (``bench/detectors.py --framing``): widen by 1.2 and move the centre up 0.09 box heights.
     frame_scale, frame_dy = 1.2, -0.09
-    #: the smallest face the full-range model finds on a whole image, as a share of its longer
-    #: side (56 px of 640 in ``bench/detectors.py --sizes``)
-    full_range_reach = 0.09
+    #: the smallest face the full-range model finds reliably, in pixels of its 192x192 input
+    #: (a 64 px face in a 480 px high frame is 25.6 px there; ``bench/detectors.py --sizes``)
+    full_range_reach = 24.0
 
     def __init__(
         self,
@@ -339,8 +339,8 @@ class BlazeFaceDetector:
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
         small_face_ratio: float = 0.15,
-        candidate_score: float = 0.3,
-        max_candidates: int = 2,
+        candidate_score: float = 0.1,
+        max_candidates: int = 1,
         min_face: int = 64,
         large_side: int = 1920,
         min_tile: int = 96,
@@ -436,16 +436,27 @@ class BlazeFaceDetector:
         sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
         explained = len(scores) and float(sizes.min()) >= self.small_face_ratio * long_side and long_side <= self.large_side
         if self.small_faces == "always" or (self.small_faces == "auto" and not explained):
-            more = [whole(self.full, min_score=self.candidate_score)]
-            tiles = self.small_faces == "always" or self.full_range_reach * long_side > self.min_face
-            if tiles and long_side // 2 >= self.min_tile:
-                work_h, work_w = work.shape[:2]
-                for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
+            # the whole image in squares of its shorter side (no letterbox: 2 for 4:3 or 16:9)
+            mid, mx, my = _thumbnail(work, FULL_RANGE.size, pick=min)
+            mid_h, mid_w = mid.shape[:2]
+            more = []
+            for rect in tile_grid(mid_w, mid_h, min(mid_h, mid_w), overlap=0.0):
+                r, sc = self.full(mid, rect, 1.0, self.candidate_score)
+                r[:, 0::2] *= np.float32(mx * k)
+                r[:, 1::2] *= np.float32(my * k)
+                more.append((r, sc))
+            work_h, work_w = work.shape[:2]
+            reach = self.full_range_reach * min(work_h, work_w) / FULL_RANGE.size * k  # smallest face seen, image px
+            if (self.small_faces == "always" or reach > self.min_face) and min(work_h, work_w) // 2 >= self.min_tile:
+                for rect in tile_grid(work_w, work_h, min(work_h, work_w) // 2):
                     more.append(run(self.full, rect, min_score=self.candidate_score))
             # full-range rows are merged among themselves here, with the short-range ones below
             fr, fs = weighted_nms(np.concatenate([r for r, _ in more]), np.concatenate([sc for _, sc in more]))
             sure = fs >= FULL_RANGE.min_score
-            cand_rows, cand_scores = self._unexplained(bgr, fr[~sure], fs[~sure], np.concatenate([rows, fr[sure]]))
+            known = np.concatenate([rows, fr[sure]])
+            # a closer look at unsure candidates only where nothing sure was found at all
+            cand_rows, cand_scores = (self._unexplained(bgr, fr[~sure], fs[~sure], known) if not len(known)
+                                      else (np.zeros((0, 16), np.float32), np.zeros(0, np.float32)))
             rows = np.concatenate([rows, fr[sure], cand_rows])
             scores = np.concatenate([scores, fs[sure], cand_scores])
             rank = np.concatenate([rank, fs[sure], cand_scores])
