@@ -4,9 +4,16 @@ The stream is Grace Hopper's portrait (matplotlib's sample photo) drifting acros
 frame, JPEG-encoded as the browser page sends it. Each row times one stage of what the
 server's WebSocket does per frame, on one thread:
 
-* analysis + tracking + smoothing (``moodtune.video.FrameAnalyzer.process``, fast mode);
-* the same plus JPEG decoding and the JSON reply: the whole live pipeline per frame;
+* analysis + tracking + smoothing (``moodtune.FrameAnalyzer.process``, fast mode);
+* the same plus JPEG decoding and the JSON reply (``FrameAnalyzer.live_frame`` through
+  ``moodtune.contract.to_json``): the whole live pipeline per frame;
+* fast-mode streams with one face of 64, 96, 128 and 200 px moving over a textured background
+  (``bench/detectors.py``'s sweep background), including their full-search frames: the max
+  column is the slowest frame of the stream;
 * for comparison: a frame without a face, and the plain ``moodtune.analyze_frame``.
+
+Times are this thread's CPU time (``time.thread_time``: other processes on a busy machine do
+not inflate it) and, for the max, wall-clock as well.
 
     python bench/live_fps.py [--frames 300]
 
@@ -19,10 +26,14 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # detectors.py's sweep frames
 
 
 def hopper_stream(n: int, size=(640, 480)) -> list[np.ndarray]:
@@ -42,15 +53,29 @@ def hopper_stream(n: int, size=(640, 480)) -> list[np.ndarray]:
     return frames
 
 
-def timed(fn, items, warmup: int = 10) -> np.ndarray:
+def sized_stream(n: int, width: int) -> list[np.ndarray]:
+    """Hopper's face ``width`` px wide drifting over the sweep's textured 640x480 background."""
+    import matplotlib.cbook
+    from detectors import HOPPER_FACE, _background, paste_face
+
+    from moodtune.vision.decode import load_image
+
+    photo = load_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    bg = _background()
+    return [paste_face(bg, photo, HOPPER_FACE, width, (0.3 + 0.4 * (i % 100) / 100, 0.5))[0] for i in range(n)]
+
+
+def timed(fn, items, warmup: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(CPU seconds, wall seconds) per item."""
     for it in items[:warmup]:
         fn(it)
-    out = []
+    cpu, wall = [], []
     for it in items:
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         fn(it)
-        out.append(time.perf_counter() - t0)
-    return np.array(out)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return np.array(cpu), np.array(wall)
 
 
 def main(argv=None) -> None:
@@ -60,7 +85,8 @@ def main(argv=None) -> None:
 
     import moodtune
     from moodtune.app.server import _decode_live
-    from moodtune.video import FrameAnalyzer, face_json, group
+    from moodtune.contract import to_json
+    from moodtune.pipeline import FrameAnalyzer
 
     frames = hopper_stream(args.frames)
     jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes() for f in frames]
@@ -75,25 +101,26 @@ def main(argv=None) -> None:
     live = FrameAnalyzer(fast=True)
 
     def pipeline(data):
-        bgr = _decode_live(data)
-        faces = live.process(bgr)
-        g = group(faces)
-        json.dumps({"faces": [f.to_dict() for f in faces], "group": face_json(g) if g and len(faces) > 1 else None})
+        json.dumps(to_json(live.live_frame(_decode_live(data), 0)))
 
     empty = FrameAnalyzer(fast=True)
     rows = [
         ("analysis + tracking + smoothing (1 face)", timed(analysis, frames)),
         ("**live pipeline: JPEG decode + analysis + tracking + smoothing + JSON (1 face)**", timed(pipeline, jpegs)),
         ("live pipeline, frame without a face", timed(lambda b: empty.process(b), blank)),
+        *[(f"fast-mode stream, {w} px face on a textured background", timed(FrameAnalyzer(fast=True).process, sized_stream(args.frames, w)))
+          for w in (64, 96, 128, 200)],
         ("moodtune.analyze_frame (no tracking, full detector)", timed(lambda b: moodtune.analyze_frame(b), frames)),
     ]
     assert min(faces_seen) == 1 == max(faces_seen), f"expected one face in every frame, got {set(faces_seen)}"
     print(f"Live pipeline on a 640x480 stream, {args.frames} frames per row, one thread per stream "
           f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, MOODTUNE_THREADS={os.environ.get('MOODTUNE_THREADS', '1')})\n")
-    print("| stage | fps | ms/frame p50 | ms/frame p95 |")
-    print("|---|---:|---:|---:|")
-    for name, t in rows:
-        print(f"| {name} | {len(t) / t.sum():.1f} | {np.percentile(t, 50) * 1e3:.1f} | {np.percentile(t, 95) * 1e3:.1f} |")
+    print(f"load average {os.getloadavg()[0]:.2f}; CPU ms of this thread (max: CPU / wall)\n")
+    print("| stage | fps (CPU) | ms/frame p50 | ms/frame p95 | ms/frame max (CPU / wall) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (t, wall) in rows:
+        print(f"| {name} | {len(t) / t.sum():.1f} | {np.percentile(t, 50) * 1e3:.1f} | {np.percentile(t, 95) * 1e3:.1f} "
+              f"| {t.max() * 1e3:.1f} / {wall.max() * 1e3:.1f} |")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from moodtune.errors import MoodtuneError
 from moodtune.pipeline import Analyzer, FrameAnalyzer
 from moodtune.vision.tracking import IoUTracker, iou
 
-
 # ----------------------------------------------------------------------------- tracking
 
 

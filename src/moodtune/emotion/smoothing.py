@@ -27,8 +27,6 @@ from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 
-from moodtune.emotion.labels import CLASSES
-
 UNITS = ("frames", "seconds")
 
 
