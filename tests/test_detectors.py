@@ -21,13 +21,15 @@ HOPPER_FACE = (160, 125, 370, 345)
 
 @lru_cache(maxsize=None)
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data")
+    from skimage import data
+
     return np.ascontiguousarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
 
 
 @lru_cache(maxsize=None)
 def hopper() -> np.ndarray:
-    cbook = pytest.importorskip("matplotlib.cbook")
+    from matplotlib import cbook
+
     return load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 

@@ -199,6 +199,7 @@ def test_frame_analyzer_smooths_per_track(hopper_bgr):
     assert smoothed == pytest.approx((1 - a) * raw0 + a * raw1, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_cli_analyze_video_json_lines(moving_face_video, hopper_path):
     out = subprocess.run([sys.executable, "-m", "moodtune", "analyze", str(moving_face_video), "--every", "5", "--json"],
                          capture_output=True, text=True, timeout=300)

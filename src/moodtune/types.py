@@ -57,7 +57,7 @@ class FaceResult:
     is below the model card's ``uncertain_below`` (default ``UNCERTAIN_BELOW`` = 0.5), or the
     face box is narrower than ``MIN_FACE_PX`` (40 px), or its crop is too blurred (variance of
     the Laplacian of the gray model-input crop below the card's ``blur_below``, see
-    ``moodtune.pipeline.BLUR_BELOW``). The numbers are reported as computed all the same.
+    ``moodtune.pipeline.BLUR_BELOW``, 80). The numbers are reported as computed all the same.
     """
 
     box: Box

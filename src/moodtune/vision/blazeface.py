@@ -294,8 +294,9 @@ class BlazeFaceDetector:
        core): faces from about an eighth of the image's longer side up.
     2. Unless a face of at least ``small_face_ratio`` of the longer side was found (a portrait, a
        close webcam frame: done): the full-range model (192x192, ~3 ms a run) on the whole image
-       in squares of its shorter side (two for a 4:3 or 16:9 frame, no letterbox), for faces
-       down to ``full_range_reach`` input pixels (~60 px in a 640x480 frame).
+       in squares of its shorter side (two for a 4:3 or 16:9 frame, no letterbox; letterboxed
+       in one run when more than two squares would be needed), for faces down to
+       ``full_range_reach`` input pixels (~60 px in a 640x480 frame).
     3. If nothing sure was found at all: its unsure candidates (``candidate_score`` up to its
        threshold), at most ``max_candidates``, looked at again by the short-range model in a
        square of ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
@@ -440,7 +441,11 @@ class BlazeFaceDetector:
             mid, mx, my = _thumbnail(work, FULL_RANGE.size, pick=min)
             mid_h, mid_w = mid.shape[:2]
             more = []
-            for rect in tile_grid(mid_w, mid_h, min(mid_h, mid_w), overlap=0.0):
+            windows = tile_grid(mid_w, mid_h, min(mid_h, mid_w), overlap=0.0)
+            if len(windows) > 2:  # a long, narrow picture: one letterboxed look is cheaper and keeps the context
+                more.append(whole(self.full, min_score=self.candidate_score))
+                windows = []
+            for rect in windows:
                 r, sc = self.full(mid, rect, 1.0, self.candidate_score)
                 r[:, 0::2] *= np.float32(mx * k)
                 r[:, 1::2] *= np.float32(my * k)
