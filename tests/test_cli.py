@@ -50,7 +50,8 @@ def test_analyze_json_lines(photos):
     assert "error" in by_name["broken.jpg"] and "Traceback" not in out.stderr
     assert by_name["black.png"]["faces"] == []
     face = by_name["hopper.jpg"]["faces"][0]
-    assert set(face) == {"box", "emotion", "confidence", "probabilities", "valence", "arousal"}
+    assert set(face) == {"box", "emotion", "confidence", "probabilities", "valence", "arousal",
+                         "detection_score", "keypoints", "uncertain"}  # the contract's face (types.FaceResult)
     assert list(face["probabilities"]) == list(CLASSES) and len(face["box"]) == 4
     assert face["emotion"] in CLASSES and 0 < face["confidence"] <= 1
 

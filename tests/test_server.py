@@ -16,7 +16,7 @@ import moodtune  # noqa: E402
 from moodtune.app.server import ServerState, create_app  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402
 
-FACE_KEYS = {"box", "emotion", "confidence", "probabilities", "valence", "arousal"}
+FACE_KEYS = {"box", "emotion", "confidence", "probabilities", "valence", "arousal", "detection_score", "keypoints", "uncertain"}
 needs_music = pytest.mark.skipif(ServerState.music() is None, reason="the music engine (moodtune.recommend) is not built yet")
 
 
@@ -125,7 +125,7 @@ def test_unexpected_errors_are_a_plain_500(hopper_jpeg, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("secret detail")
 
-    from moodtune.video import FrameAnalyzer
+    from moodtune.pipeline import FrameAnalyzer
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         monkeypatch.setattr(FrameAnalyzer, "analyze", boom)

@@ -212,7 +212,7 @@ class Analyzer:
 
         bar = tqdm(total=total, unit="frame", desc=name, disable=(None if progress is None else not progress),
                    leave=False, dynamic_ncols=True)
-        frames = iter(source) if cap is None else None  # type: ignore[call-overload]
+        frames: Iterator[np.ndarray] | None = iter(source) if cap is None else None  # type: ignore[arg-type, assignment]
         done = index = 0
         try:
             while max_frames is None or done < max_frames:

@@ -13,6 +13,7 @@ The card (same name, ``.json``) says S and how it scored.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -81,7 +82,7 @@ class EmotionClassifier:
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
-def get_classifier(model: str | Path | EmotionClassifier | None = None, threads: int = 1) -> EmotionClassifier:
+def get_classifier(model: str | os.PathLike | EmotionClassifier | None = None, threads: int = 1) -> EmotionClassifier:
     """The classifier for ``model``: a shipped model's name (``moodtune.emotion.models.MODELS``),
     a path to an ONNX file, an ``EmotionClassifier`` (returned as it is) or None (the shipped
     default). Loaded once per process per (resolved file, threads), however the path is spelled.

@@ -67,7 +67,7 @@ class EmaSmoother:
             return 1.0
         return float(1.0 - 2.0 ** (-max(float(dt), 0.0) / self.half_life))
 
-    def update(self, key: Hashable, probs: Sequence[float], at: float | None = None) -> np.ndarray:
+    def update(self, key: Hashable, probs: Sequence[float] | np.ndarray, at: float | None = None) -> np.ndarray:
         """Fold ``probs`` (7,) into ``key``'s average and return the smoothed vector (7,).
 
         ``at``: the frame index (unit "frames") or time in seconds (unit "seconds") of this

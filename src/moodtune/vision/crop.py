@@ -17,7 +17,7 @@ import numpy as np
 #: forehead. Haar boxes already match FER's crop (best at 1.0, IoU 0.786; 0.660 at 1.2).
 FRAME_SCALE = 1.2
 
-Eyes = tuple[Sequence[float], Sequence[float]]
+Eyes = Sequence[Sequence[float]]
 
 
 def eye_roll(eyes: Eyes) -> float:
