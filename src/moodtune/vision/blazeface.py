@@ -302,7 +302,7 @@ class BlazeFaceDetector:
        square of ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
     4. Tiles only where the whole image is too coarse: when pass 2 cannot see a face of
        ``min_face`` pixels (a shorter side over ~500 px, e.g. photos), the full-range model
-       also runs on 50%-overlapping tiles of half the shorter side (group photos).
+       also runs on 50%-overlapping tiles of half the longer side (group photos).
     5. If all that found nothing: the short-range model again with the image shrunk to
        ``zoom_out_fill`` of its input and black around it, for faces cut by the image's edges
        such as tight face crops (FER2013-like); only boxes of at least ``zoom_out_min_size`` of
@@ -452,8 +452,8 @@ class BlazeFaceDetector:
                 more.append((r, sc))
             work_h, work_w = work.shape[:2]
             reach = self.full_range_reach * min(work_h, work_w) / FULL_RANGE.size * k  # smallest face seen, image px
-            if (self.small_faces == "always" or reach > self.min_face) and min(work_h, work_w) // 2 >= self.min_tile:
-                for rect in tile_grid(work_w, work_h, min(work_h, work_w) // 2):
+            if (self.small_faces == "always" or reach > self.min_face) and max(work_h, work_w) // 2 >= self.min_tile:
+                for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
                     more.append(run(self.full, rect, min_score=self.candidate_score))
             # full-range rows are merged among themselves here, with the short-range ones below
             fr, fs = weighted_nms(np.concatenate([r for r, _ in more]), np.concatenate([sc for _, sc in more]))
