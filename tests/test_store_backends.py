@@ -197,3 +197,23 @@ def test_killed_writer_loses_no_acknowledged_feedback(db_url):
     assert len(acked) > 10
     stored = {e.id for e in FeedbackStore.open(db_url).events("ana", limit=10**6)}
     assert set(acked) <= stored
+
+
+@pytest.mark.slow
+def test_two_servers_share_one_listener(pg_server):
+    """Two ``moodtune serve`` processes on one PostgreSQL: what a listener does on one, the other knows."""
+    import httpx
+    from load import serve
+
+    env = {"MOODTUNE_DATABASE_URL": pg_server.new_database()}
+    with serve("--log-level", "warning", env=env) as a, serve("--log-level", "warning", env=env) as b:
+        assert a.url != b.url and a.home != b.home  # nothing shared but the database
+        first = httpx.post(a.url + "/api/recommend", json={"emotion": "sad", "n": 5, "user": "ana"}, timeout=60).json()
+        skipped = first["tracks"][0]
+        r = httpx.post(a.url + "/api/feedback", json={"track": skipped["id"], "action": "skip", "user": "ana"}, timeout=60)
+        assert r.status_code == 200, r.text
+        seen = httpx.get(b.url + "/api/feedback", params={"user": "ana"}, timeout=60).json()
+        assert [(e["track"], e["action"]) for e in seen["events"]] == [(skipped["id"], "skip")]
+        again = httpx.post(b.url + "/api/recommend", json={"emotion": "sad", "n": 5, "user": "ana"}, timeout=60).json()
+        assert skipped["id"] not in {t["id"] for t in again["tracks"]}  # B avoids what ana skipped on A
+        assert httpx.get(b.url + "/api/feedback", params={"user": "bo"}, timeout=60).json()["events"] == []
