@@ -217,3 +217,16 @@ def test_two_servers_share_one_listener(pg_server):
         again = httpx.post(b.url + "/api/recommend", json={"emotion": "sad", "n": 5, "user": "ana"}, timeout=60).json()
         assert skipped["id"] not in {t["id"] for t in again["tracks"]}  # B avoids what ana skipped on A
         assert httpx.get(b.url + "/api/feedback", params={"user": "bo"}, timeout=60).json()["events"] == []
+
+
+def test_a_dropped_postgres_connection_is_one_error_then_reconnects(pg_server):
+    """The server ends our session (a restart, a failover): that request fails in one line, the next one reconnects."""
+    url = pg_server.new_database()
+    fb = FeedbackStore.open(url)
+    fb.add("ana", TRACKS[0], "like")
+    pid = fb.db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    open_database(url).execute("SELECT pg_terminate_backend(?)", (pid,))
+    with pytest.raises(MoodtuneError, match="lost the database postgresql://moodtune@127.0.0.1") as exc:
+        fb.events("ana")
+    assert "\n" not in str(exc.value)
+    assert [e.action for e in fb.events("ana")] == ["like"]

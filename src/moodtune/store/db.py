@@ -60,6 +60,8 @@ class Database:
         self.location = location
         self.readonly = readonly
         self.lock = threading.RLock()
+        self._url = location
+        self._depth = 0  #: open transactions (no reconnecting inside one)
         self._errors: tuple[type[BaseException], ...] = ()
         if dialect == "postgres":
             import psycopg
@@ -92,7 +94,9 @@ class Database:
         except psycopg.Error as exc:
             first = (str(exc).strip().splitlines() or ["no answer"])[-1]
             raise MoodtuneError(f"cannot reach the database {shown(url)}: {first}") from None
-        return cls(conn, "postgres", shown(url))
+        db = cls(conn, "postgres", shown(url))
+        db._url = url
+        return db
 
     # ------------------------------------------------------------------ running SQL
     def sql(self, text: str) -> str:
@@ -101,11 +105,14 @@ class Database:
             return text
         return _USER.sub('"user"', text.replace("%", "%%").replace("?", "%s"))
 
-    def execute(self, text: str, params: Iterable[Any] = ()):
-        """Run one statement; returns the cursor (``fetchone``/``fetchall``/``rowcount``/iteration)."""
+    def execute(self, text: str, params: Iterable[Any] = ()) -> "Result":
+        """Run one statement; its rows are read before the lock is released (threads never interleave)."""
         with self.lock:
+            if self.dialect == "postgres" and self.conn.closed and not self._depth:
+                self.conn = Database.postgres(self._url).conn  # the server restarted: connect again
             try:
-                return self.conn.execute(self.sql(text), tuple(params))
+                cur = self.conn.execute(self.sql(text), tuple(params))
+                return Result(cur.fetchall() if cur.description else [], cur.rowcount)
             except self._errors as exc:
                 raise MoodtuneError(f"lost the database {self.location}: {str(exc).strip().splitlines()[-1]}") from None
 
@@ -130,7 +137,7 @@ class Database:
         ``durable=False``: the commit does not wait for the disk (survives a killed process, may
         lose the last commits on power loss) for data nobody was promised.
         """
-        with self.lock:
+        with self.lock, self._nested():
             if self.dialect == "sqlite":
                 if not durable:
                     self.execute("PRAGMA synchronous=NORMAL")
@@ -160,6 +167,14 @@ class Database:
                         self.execute("ROLLBACK")
                     raise
 
+    @contextlib.contextmanager
+    def _nested(self):
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
     # ------------------------------------------------------------------ schema facts
     def tables(self) -> set[str]:
         if self.dialect == "sqlite":
@@ -187,6 +202,22 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+class Result:
+    """The rows of one statement (read in full) and its ``rowcount``."""
+
+    def __init__(self, rows: list, rowcount: int):
+        self.rows, self.rowcount = rows, rowcount
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list:
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
 
 
 def open_database(url: str | None = None) -> Database:
