@@ -92,8 +92,7 @@ class Database:
         try:
             conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
         except psycopg.Error as exc:
-            first = (str(exc).strip().splitlines() or ["no answer"])[-1]
-            raise MoodtuneError(f"cannot reach the database {shown(url)}: {first}") from None
+            raise MoodtuneError(f"cannot reach the database {shown(url)}: {_one_line(exc)}") from None
         db = cls(conn, "postgres", shown(url))
         db._url = url
         return db
@@ -114,7 +113,7 @@ class Database:
                 cur = self.conn.execute(self.sql(text), tuple(params))
                 return Result(cur.fetchall() if cur.description else [], cur.rowcount)
             except self._errors as exc:
-                raise MoodtuneError(f"lost the database {self.location}: {str(exc).strip().splitlines()[-1]}") from None
+                raise MoodtuneError(f"lost the database {self.location}: {_one_line(exc)}") from None
 
     def executemany(self, text: str, rows: Iterable[Iterable[Any]]) -> None:
         with self.lock:
@@ -202,6 +201,10 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(x.strip() for x in str(exc).splitlines() if x.strip()) or type(exc).__name__
 
 
 class Result:
