@@ -6,7 +6,7 @@ the tests skip with that reason only when there are none. PostgreSQL refuses to 
 so as root it runs as ``nobody`` (``runuser``). ``db_url`` (parametrised ``sqlite``/``postgres``):
 a fresh empty database URL per test, so the same store test runs on both backends.
 
-Test modules import the fixtures: ``from pg import db_url, pg_server  # noqa: F401``.
+Test modules load the fixtures with ``pytest_plugins = ["pg"]``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pg import db_url, pg_server  # noqa: F401  (fixtures)
+
+pytest_plugins = ["pg"]  # the fixtures db_url and pg_server (tests/pg.py)
 
 from moodtune.errors import MoodtuneError
 from moodtune.music.feedback import FeedbackStore
