@@ -66,7 +66,7 @@ class ImageBatch:
 
         self.detector = get_detector(detector)
         self.classifier = get_classifier(model)
-        self.shown = shown or {}  # resolved file path -> (order, path as shown locally)
+        self.shown = shown or {}  # resolved file path -> [(order, path as shown locally), ...] (a file named twice: twice)
 
     def __call__(self, batch: dict) -> dict:
         import cv2
@@ -81,7 +81,8 @@ class ImageBatch:
         size = self.classifier.input_size
         rows, crops, owners = [], [], []
         for data, file in zip(batch["bytes"], batch["path"]):
-            order, shown = self.shown.get(_local(file), (-1, file))
+            named = self.shown.get(_local(file)) or [(-1, file)]
+            order, shown = named.pop(0) if len(named) > 1 else named[0]
             row = {"order": float(order), "path": shown, "frame": -1, "time": math.nan, "error": "", "faces": "[]"}
             rows.append(row)
             try:
@@ -216,7 +217,9 @@ def analyze_with_ray(paths: Iterable[str | os.PathLike], address: str | None = N
                                        batch_size=1, **pool).iter_rows()))
     images_ds = None
     if images:
-        shown = {r["file"]: (r["order"], r["path"]) for r in images}
+        shown: dict[str, list] = {}
+        for r in images:
+            shown.setdefault(r["file"], []).append((r["order"], r["path"]))
         images_ds = (ray.data.read_binary_files([r["file"] for r in images], include_paths=True,
                                                 num_cpus=0.1)
                      .map_batches(ImageBatch, fn_constructor_kwargs={"detector": detector, "model": model, "shown": shown},
