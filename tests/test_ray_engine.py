@@ -17,7 +17,7 @@ from test_video import moving_face_video  # noqa: F401  (fixture: a 2-second vid
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'moodtune[ray]'")
 from moodtune.engines.ray_batch import TRACKS_PER_RANGE, analyze_with_ray  # noqa: E402
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 
 @pytest.fixture(scope="module", autouse=True)
