@@ -18,8 +18,10 @@ $(VENV)/.runtime: pyproject.toml constraints.txt
 
 $(VENV)/.test: $(VENV)/.runtime
 	command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
+	# the PostgreSQL store tests start their own server: Debian puts initdb in /usr/lib/postgresql/<v>/bin
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q postgresql)
 	$(INSTALL) "$(TORCH)"
-	$(INSTALL) -e ".[train,test,web]"
+	$(INSTALL) -e ".[train,test,web,postgres,ray]"
 	touch $@
 
 setup: $(VENV)/.runtime

@@ -1,4 +1,5 @@
-"""Per-user feedback (like / skip) and recommendation history, in SQLite (WAL, synchronous=FULL).
+"""Per-user feedback (like / skip) and recommendation history: an SQLite file (WAL,
+synchronous=FULL) by default, or the shared database of ``$MOODTUNE_DATABASE_URL`` (PostgreSQL).
 
 Every ``add`` is its own committed transaction before it returns, so feedback that was
 acknowledged survives a killed process. Preferences are learnt from the last
@@ -11,8 +12,8 @@ other candidates).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +22,18 @@ from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
 from moodtune.music.ranking import Preferences
 from moodtune.music.types import Track, artist_key
+from moodtune.store import Database, database_url, is_url, open_database
+from moodtune.store.migrations import migrate
 
 PREFERENCE_WINDOW = 500
 HISTORY_WINDOW = 30
 ACTIONS = ("like", "skip")
 
-_SCHEMA = """
+#: schema steps (see ``moodtune.store.migrations``); ``{id}``/``{real}`` are the dialect's types
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
+    id {id},
     user TEXT NOT NULL,
     track_id TEXT NOT NULL,
     track_key TEXT NOT NULL,
@@ -36,18 +41,19 @@ CREATE TABLE IF NOT EXISTS feedback (
     artist TEXT NOT NULL,
     genres TEXT NOT NULL,
     action TEXT NOT NULL CHECK (action IN ('like', 'skip')),
-    ts REAL NOT NULL
+    ts {real} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user, id);
 CREATE TABLE IF NOT EXISTS history (
-    id INTEGER PRIMARY KEY,
+    id {id},
     user TEXT NOT NULL,
     track_id TEXT NOT NULL,
     track_key TEXT NOT NULL,
-    ts REAL NOT NULL
+    ts {real} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_user ON history(user, id);
-"""
+""",
+]
 
 
 def default_feedback_path() -> Path:
@@ -81,26 +87,34 @@ def check_user(user: str) -> str:
 class FeedbackStore:
     """Feedback and history of all users. ``persistent`` is False for the in-memory fallback."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str, persistent: bool):
-        self._conn = conn
-        self.path = path
+    def __init__(self, db: Database, persistent: bool):
+        self.db = db
+        self.path = db.location
         self.persistent = persistent
-        self._lock = threading.RLock()
-        with self._lock:
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
+        if db.dialect == "sqlite":
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+        migrate(db, "feedback", MIGRATIONS)
+
+    @property
+    def _conn(self):
+        """The raw DB-API connection (tests inspect the file through it)."""
+        return self.db.conn
 
     @classmethod
-    def open(cls, path: str | Path | None = None, fallback: bool = True) -> "FeedbackStore":
-        """Open (create) the feedback database; with ``fallback`` an unwritable location gives an
-        in-memory store (``persistent=False``) instead of an error."""
+    def open(cls, path: str | os.PathLike | None = None, fallback: bool = True) -> "FeedbackStore":
+        """Open (create) the feedback database: a file path, a database URL, or (default)
+        ``$MOODTUNE_DATABASE_URL`` else ``default_feedback_path()``. With ``fallback`` an
+        unwritable file location gives an in-memory store (``persistent=False``) instead of an error."""
+        url = str(path) if is_url(str(path) if path else None) else (None if path else database_url())
+        if url:
+            return cls(open_database(url), True)
         p = Path(path) if path else default_feedback_path()
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            return cls(conn, str(p), True)
+            db = Database.sqlite(p)
+            db.execute("PRAGMA journal_mode=WAL")
+            return cls(db, True)
         except (OSError, sqlite3.OperationalError) as exc:
             if not fallback:
                 raise MoodtuneError(f"cannot write feedback to {p}: {exc}") from None
@@ -110,11 +124,10 @@ class FeedbackStore:
 
     @classmethod
     def memory(cls) -> "FeedbackStore":
-        return cls(sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None), ":memory:", False)
+        return cls(Database.sqlite(":memory:"), False)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     # ------------------------------------------------------------------ writing
     def add(self, user: str, track: Track, action: str) -> FeedbackEvent:
@@ -124,76 +137,55 @@ class FeedbackStore:
         if action not in ACTIONS:
             raise MoodtuneError(f"unknown feedback {action!r}; expected like or skip")
         ts = time.time()
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO feedback (user, track_id, track_key, title, artist, genres, action, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (user, track.id, track.key, track.title, track.artist, json.dumps(track.genres), action, ts),
-            )
-            fid = int(cur.lastrowid)
+        fid = int(self.db.execute(
+            "INSERT INTO feedback (user, track_id, track_key, title, artist, genres, action, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (user, track.id, track.key, track.title, track.artist, json.dumps(track.genres), action, ts),
+        ).fetchone()[0])
         return FeedbackEvent(fid, user, track.id, track.title, track.artist, list(track.genres), action, ts)
 
     def record_history(self, user: str, tracks: list[Track]) -> None:
         """Remember that ``tracks`` were recommended to ``user`` (one transaction)."""
         user = check_user(user)
         ts = time.time()
-        with self._lock:
-            c = self._conn
-            # History is a convenience, not acknowledged data: commit it without waiting for
-            # fsync (WAL + synchronous=NORMAL still survives a killed process, and can only
-            # lose the last playlists on power loss). Feedback keeps synchronous=FULL.
-            c.execute("PRAGMA synchronous=NORMAL")
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    c.executemany(
-                        "INSERT INTO history (user, track_id, track_key, ts) VALUES (?, ?, ?, ?)",
-                        [(user, t.id, t.key, ts) for t in tracks],
-                    )
-                    c.execute("COMMIT")
-                except BaseException:
-                    c.execute("ROLLBACK")
-                    raise
-            finally:
-                c.execute("PRAGMA synchronous=FULL")
+        # History is a convenience, not acknowledged data: its commit does not wait for the disk
+        # (still survives a killed process; only the last playlists can be lost on power loss).
+        with self.db.transaction(durable=False) as db:
+            db.executemany("INSERT INTO history (user, track_id, track_key, ts) VALUES (?, ?, ?, ?)",
+                           [(user, t.id, t.key, ts) for t in tracks])
 
     def clear(self, user: str) -> int:
         """Forget a user's feedback and history; returns the number of feedback events removed."""
         user = check_user(user)
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            n = c.execute("DELETE FROM feedback WHERE user = ?", (user,)).rowcount
-            c.execute("DELETE FROM history WHERE user = ?", (user,))
-            c.execute("COMMIT")
+        with self.db.transaction() as db:
+            n = db.execute("DELETE FROM feedback WHERE user = ?", (user,)).rowcount
+            db.execute("DELETE FROM history WHERE user = ?", (user,))
         return n
 
     # ------------------------------------------------------------------ reading
     def events(self, user: str, limit: int = PREFERENCE_WINDOW) -> list[FeedbackEvent]:
         """The user's most recent feedback events, newest first."""
         user = check_user(user)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, user, track_id, title, artist, genres, action, ts FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?",
-                (user, int(limit)),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id, user, track_id, title, artist, genres, action, ts FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?",
+            (user, int(limit)),
+        ).fetchall()
         return [FeedbackEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
 
     def recent_keys(self, user: str, window: int = HISTORY_WINDOW) -> set[str]:
         user = check_user(user)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT track_key FROM history WHERE user = ? ORDER BY id DESC LIMIT ?", (user, int(window))
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT track_key FROM history WHERE user = ? ORDER BY id DESC LIMIT ?", (user, int(window))
+        ).fetchall()
         return {r[0] for r in rows}
 
     def preferences(self, user: str, history_window: int = HISTORY_WINDOW) -> Preferences:
         """The ``Preferences`` the ranking uses for ``user``."""
         user = check_user(user)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT track_key, artist, genres, action FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?",
-                (user, PREFERENCE_WINDOW),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT track_key, artist, genres, action FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?",
+            (user, PREFERENCE_WINDOW),
+        ).fetchall()
         genre_counts: dict[str, list[int]] = {}
         artist_counts: dict[str, list[int]] = {}
         latest: dict[str, str] = {}

@@ -13,6 +13,7 @@ from moodtune.music.ranking import Pick, rank
 from moodtune.music.store import CatalogStore, TrackIndex, default_catalog_path
 from moodtune.music.strategies import Plan, make_plan
 from moodtune.music.types import Affect, Playlist, PlaylistItem, Track
+from moodtune.store import database_url, is_url
 
 _lock = threading.Lock()
 _stores: dict[Any, CatalogStore] = {}
@@ -27,10 +28,15 @@ def open_catalog(catalog: Any = None) -> CatalogStore:
     ``None``: the user catalogue (``default_catalog_path()``) when it exists and holds
     tracks, otherwise the shipped starter catalogue. ``"starter"``: the starter catalogue.
     A ``.csv`` path: that file imported into a temporary in-memory catalogue. Any other
-    path: a catalogue database. A ``CatalogStore`` is used as it is.
+    path: a catalogue database; a database URL (``postgresql://...``), that database's catalogue,
+    as is ``None`` while ``$MOODTUNE_DATABASE_URL`` is set. A ``CatalogStore`` is used as it is.
     """
     if isinstance(catalog, CatalogStore):
         return catalog
+    url = catalog if is_url(catalog) else (database_url() if catalog is None else None)
+    if url:  # a database URL ($MOODTUNE_DATABASE_URL by default): its catalogue (the starter while empty)
+        store = _cached(("url", url), lambda: CatalogStore.open(url))
+        return store if store.count() > 0 or catalog is not None else starter_store()
     if catalog is None:
         path = default_catalog_path()
         try:
@@ -74,7 +80,7 @@ def feedback_store(path: str | os.PathLike | None = None) -> FeedbackStore:
     """The feedback database (default ``user_dir()/feedback.sqlite``; in memory if that is not writable)."""
     from moodtune.music.feedback import default_feedback_path
 
-    key = str(Path(path) if path else default_feedback_path())
+    key = str(path) if path else (database_url() or str(default_feedback_path()))
     with _lock:
         fb = _feedback.get(key)
         if fb is None:

@@ -40,6 +40,8 @@ from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
 from moodtune.music.features import genre_stats
 from moodtune.music.types import Track
+from moodtune.store import database_url, is_url, open_database
+from moodtune.store.migrations import migrate
 
 API_BASE = "https://api.spotify.com/v1"
 ACCOUNTS_BASE = "https://accounts.spotify.com"
@@ -391,8 +393,60 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
+#: schema steps of the token table in a shared database (``moodtune.store.migrations``)
+TOKEN_MIGRATIONS = [
+    "CREATE TABLE IF NOT EXISTS spotify_tokens (client_id TEXT NOT NULL, user TEXT NOT NULL, data TEXT NOT NULL, "
+    "updated {real} NOT NULL, PRIMARY KEY (client_id, user))",
+]
+
+
+class TokenFile:
+    """A listener's Spotify tokens in a JSON file readable by its owner only (one machine)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text()) if self.path.is_file() else None
+        except (OSError, ValueError):
+            return None
+
+    def save(self, data: dict) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only home: the token just is not remembered
+
+
+class TokenTable:
+    """A listener's Spotify tokens in the shared database (any server can use them)."""
+
+    def __init__(self, url: str, client_id: str, user: str = "default"):
+        self.db = open_database(url)
+        self.path = self.db.location
+        self.key = (client_id, user)
+        migrate(self.db, "spotify", TOKEN_MIGRATIONS)
+
+    def load(self) -> dict | None:
+        row = self.db.execute("SELECT data FROM spotify_tokens WHERE client_id = ? AND user = ?", self.key).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save(self, data: dict) -> None:
+        self.db.execute("INSERT INTO spotify_tokens (client_id, user, data, updated) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (client_id, user) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+                        (*self.key, json.dumps(data), time.time()))
+
+
 class SpotifyAuth:
-    """Authorization code with PKCE for one listener; the token is cached in ``user_dir()``.
+    """Authorization code with PKCE for one listener. Tokens are kept in ``cache``: a JSON file
+    (default ``user_dir()/spotify_token.json``) or a database URL (default ``$MOODTUNE_DATABASE_URL``
+    when set), see ``TokenFile``/``TokenTable``.
 
     ``authorize_url()`` gives the page to open; ``wait_for_code()`` receives the redirect on
     the local redirect URI; ``exchange(code)`` trades it for tokens; ``token()`` returns a
@@ -400,13 +454,15 @@ class SpotifyAuth:
     """
 
     def __init__(self, client: SpotifyClient, client_id: str | None = None, redirect_uri: str | None = None,
-                 cache: Path | None = None):
+                 cache: Path | str | None = None, user: str = "default"):
         self.client = client
         self.client_id = client_id or client.client_id or os.environ.get("SPOTIFY_CLIENT_ID", "")
         if not self.client_id:
             raise MoodtuneError("Spotify credentials missing: set SPOTIFY_CLIENT_ID in the environment")
         self.redirect_uri = redirect_uri or os.environ.get("SPOTIFY_REDIRECT_URI") or DEFAULT_REDIRECT
-        self.cache = cache or (user_dir() / "spotify_token.json")
+        where = cache or database_url() or (user_dir() / "spotify_token.json")
+        self.tokens = TokenTable(where, self.client_id, user) if is_url(where) else TokenFile(Path(where))
+        self.cache = self.tokens.path
         self.verifier, self.challenge = pkce_pair()
         self.state = secrets.token_urlsafe(16)
 
@@ -477,27 +533,14 @@ class SpotifyAuth:
         return data
 
     def _save(self, data: dict) -> None:
-        try:
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.cache)
-        except OSError:
-            pass  # a read-only home: the token just is not remembered
+        self.tokens.save(data)
 
     def token(self, interactive: Callable[[str], None] | None = None) -> str:
         """A valid user access token: cached, refreshed, or (with ``interactive``) a new login.
 
         ``interactive(url)`` is called with the authorization URL to show/open.
         """
-        data = None
-        if self.cache.is_file():
-            try:
-                data = json.loads(self.cache.read_text())
-            except (OSError, ValueError):
-                data = None
+        data = self.tokens.load()
         if data and data.get("access_token") and time.time() < float(data.get("expires_at", 0)):
             return data["access_token"]
         if data and data.get("refresh_token"):

@@ -1,6 +1,7 @@
-"""The catalogue store: one SQLite file (WAL) of tracks, their features and provenance.
+"""The catalogue store: tracks, their features and provenance, in one SQLite file (WAL) or in
+the shared PostgreSQL database of ``$MOODTUNE_DATABASE_URL`` (see ``moodtune.store``).
 
-``CatalogStore.open(path)`` opens (and creates) a catalogue; ``CatalogStore.memory()`` an
+``CatalogStore.open(path_or_url)`` opens (and creates) a catalogue; ``CatalogStore.memory()`` an
 in-memory one. ``add_tracks`` merges a batch of tracks in ONE transaction (all or nothing):
 a duplicate (same Spotify id, or same folded title + first artist) is merged into the
 existing row: missing facts are filled, measured audio features replace estimated ones,
@@ -14,7 +15,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +26,13 @@ from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
 from moodtune.music.features import AUDIO_FEATURES, track_affect
 from moodtune.music.types import Track, artist_key, track_key
+from moodtune.store import Database, database_url, is_url, open_database
+from moodtune.store.migrations import migrate
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tracks (
-    rowid INTEGER PRIMARY KEY,
+    rowid {id},
     key TEXT NOT NULL UNIQUE,
     spotify_id TEXT UNIQUE,
     title TEXT NOT NULL,
@@ -51,10 +51,38 @@ CREATE TABLE IF NOT EXISTS tracks (
     estimated TEXT NOT NULL DEFAULT '[]',
     language TEXT,
     akey TEXT,
-    added REAL NOT NULL
+    added {real} NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tracks_title ON tracks(title COLLATE NOCASE);
+INSERT INTO meta VALUES ('schema', '1') ON CONFLICT DO NOTHING;
+INSERT INTO meta VALUES ('version', '0') ON CONFLICT DO NOTHING
 """
+
+
+def _add_akey(db: Database) -> None:
+    """Catalogues written before the ``akey`` (first artist's key) column existed."""
+    if "akey" not in db.columns("tracks"):
+        db.execute("ALTER TABLE tracks ADD COLUMN akey TEXT")
+        rows = db.execute("SELECT rowid, artists FROM tracks").fetchall()
+        db.executemany("UPDATE tracks SET akey = ? WHERE rowid = ?", [(artist_key((json.loads(a) or [""])[0]), r) for r, a in rows])
+
+
+def _lid(key: str) -> str:
+    """The hex part of a track's local id (``types.local_id``): SHA-1 of its key, 12 digits."""
+    return hashlib.sha1((key or "").encode("utf-8")).hexdigest()[:12]
+
+
+def _add_lid(db: Database) -> None:
+    """A stored local id (found by index on both backends) and a case-folded title index."""
+    db.execute("ALTER TABLE tracks ADD COLUMN lid TEXT")
+    rows = db.execute("SELECT rowid, key FROM tracks").fetchall()
+    db.executemany("UPDATE tracks SET lid = ? WHERE rowid = ?", [(_lid(k), r) for r, k in rows])
+    db.execute("CREATE INDEX IF NOT EXISTS tracks_lid ON tracks(lid)")
+    db.execute("CREATE INDEX IF NOT EXISTS tracks_title_folded ON tracks(lower(title))")
+
+
+#: schema steps (``moodtune.store.migrations``): the first is the schema of unversioned catalogues
+MIGRATIONS = [_V1, _add_akey, _add_lid]
+SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
     "rowid, key, spotify_id, title, artists, album, year, genres, popularity, duration_ms, "
@@ -142,101 +170,93 @@ def _row_to_track(row) -> Track:
 
 
 class CatalogStore:
-    """A catalogue in SQLite. Thread-safe (one connection guarded by a lock)."""
+    """A catalogue in a ``moodtune.store.Database``. Thread-safe (the connection is guarded by a lock)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str, readonly: bool = False):
-        self._conn = conn
-        self.path = path
-        self.readonly = readonly
-        self._lock = threading.RLock()
+    def __init__(self, db: Database):
+        self.db = db
+        self.path = db.location
+        self.readonly = db.readonly
+        self._lock = db.lock
         self._index: TrackIndex | None = None
-        self.description = path
+        self.description = db.location
+
+    @property
+    def _conn(self):
+        """The raw DB-API connection (tests inspect the file through it)."""
+        return self.db.conn
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "CatalogStore":
-        """Open the catalogue at ``path`` (default: ``default_catalog_path()``), creating it if asked.
+        """Open the catalogue at ``path`` (a file or a database URL; default ``$MOODTUNE_DATABASE_URL``,
+        else ``default_catalog_path()``), creating it if asked.
 
-        Falls back to read-only access when the file exists but cannot be written.
-        Raises ``MoodtuneError`` when the file is not a moodtune catalogue.
+        A file that exists but cannot be written is opened read-only. Raises ``MoodtuneError``
+        when the file is not a moodtune catalogue or the database cannot be reached.
         """
+        url = str(path) if is_url(str(path) if path else None) else (None if path else database_url())
+        if url:
+            store = cls(open_database(url))
+            store._init()
+            return store
         p = Path(path) if path else default_catalog_path()
         if not p.exists() and not create:
             raise MoodtuneError(f"catalogue not found: {p}")
         if p.is_dir():
             raise MoodtuneError(f"{p} is a folder, expected a catalogue database file")
-        readonly = False
         try:
             if not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
-            if p.exists() and not os.access(p.parent, os.W_OK) and not Path(f"{p}-wal").exists():
-                # a folder nobody may write: the file cannot change, and SQLite could not create the
-                # -shm file WAL mode needs to read it, so read it as an immutable file
-                conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30,
-                                       check_same_thread=False, isolation_level=None)
-                readonly = True
-            else:
-                conn = sqlite3.connect(str(p), timeout=30, check_same_thread=False, isolation_level=None)
+            # a folder nobody may write: the file cannot change, and SQLite could not create the
+            # -shm file WAL mode needs to read it, so read it as an immutable file
+            immutable = p.exists() and not os.access(p.parent, os.W_OK) and not Path(f"{p}-wal").exists()
+            db = Database.sqlite(p, immutable=immutable)
         except (sqlite3.OperationalError, OSError):
             if not p.exists():
                 raise MoodtuneError(f"cannot create a catalogue at {p} (is the folder writable?)") from None
-            conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=30, check_same_thread=False, isolation_level=None)
-            readonly = True
-        store = cls(conn, str(p), readonly)
+            db = Database.sqlite(p, readonly=True)
+        store = cls(db)
         store._init()
         return store
 
     @classmethod
     def memory(cls, description: str = "in-memory catalogue") -> "CatalogStore":
         """A fresh in-memory catalogue."""
-        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        store = cls(conn, ":memory:")
+        store = cls(Database.sqlite(":memory:"))
         store._init()
         store.description = description
         return store
 
     def _init(self) -> None:
+        db = self.db
         with self._lock:
-            c = self._conn
-            c.create_function(
-                "mt_sha1", 1, lambda k: hashlib.sha1((k or "").encode("utf-8")).hexdigest()[:12], deterministic=True
-            )
             try:
-                existing = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                existing = db.tables()
             except sqlite3.DatabaseError as exc:
                 raise MoodtuneError(f"{self.path} is not a catalogue database ({exc})") from None
-            if existing and "tracks" not in existing:
+            if existing and not existing & {"tracks", "schema_version"}:
                 raise MoodtuneError(f"{self.path} is another program's database (no tracks table), not a moodtune catalogue")
-            if not self.readonly:
-                try:
-                    if self.path != ":memory:":
-                        c.execute("PRAGMA journal_mode=WAL")
-                    c.executescript(_SCHEMA)
-                    c.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                    c.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
-                    cols = {r[1] for r in c.execute("PRAGMA table_info(tracks)")}
-                    if "akey" not in cols:  # catalogues written before the column existed
-                        c.execute("BEGIN IMMEDIATE")
-                        c.execute("ALTER TABLE tracks ADD COLUMN akey TEXT")
-                        rows = c.execute("SELECT rowid, artists FROM tracks").fetchall()
-                        c.executemany("UPDATE tracks SET akey = ? WHERE rowid = ?",
-                                      [(artist_key((json.loads(a) or [""])[0]), r) for r, a in rows])
-                        c.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    if "readonly" not in str(exc).replace("-", "").replace(" ", "").lower() or "tracks" not in existing:
-                        raise MoodtuneError(f"cannot use the catalogue {self.path}: {exc}") from None
-                    self.readonly = True  # an existing catalogue we may read but not write
-                except sqlite3.DatabaseError as exc:  # "database disk image is malformed": damaged pages
-                    raise MoodtuneError(f"the catalogue {self.path} is damaged ({exc}); move it away and import again") from None
-            c.execute("PRAGMA busy_timeout=30000")
-            if not self.readonly:
-                c.execute("PRAGMA synchronous=FULL")
+            try:
+                if db.dialect == "sqlite" and not self.readonly and self.path != ":memory:":
+                    db.execute("PRAGMA journal_mode=WAL")
+                if not self.readonly or "tracks" not in existing:
+                    migrate(db, "catalog", MIGRATIONS)
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc).replace("-", "").replace(" ", "").lower() or "tracks" not in existing:
+                    raise MoodtuneError(f"cannot use the catalogue {self.path}: {exc}") from None
+                self.readonly = True  # an existing catalogue we may read but not write
+            except sqlite3.DatabaseError as exc:  # "database disk image is malformed": damaged pages
+                raise MoodtuneError(f"the catalogue {self.path} is damaged ({exc}); move it away and import again") from None
+            if "lid" not in db.columns("tracks"):
+                raise MoodtuneError(f"the catalogue {self.path} was written by an older moodtune and is read-only: "
+                                    "open it once with write access to upgrade it")
+            if db.dialect == "sqlite":
+                db.execute("PRAGMA busy_timeout=30000")
+                if not self.readonly:
+                    db.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     def __enter__(self):
         return self
@@ -254,29 +274,22 @@ class CatalogStore:
         if self.readonly:
             raise MoodtuneError(f"catalogue {self.path} is read-only")
         res = ImportResult()
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for t in tracks:
-                    res.rows += 1
-                    if self._merge_one(t):
-                        res.added += 1
-                    else:
-                        res.merged += 1
-                    if progress is not None:
-                        progress(t)
-                c.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            res.total = self.count()
+        with self.db.transaction():
+            for t in tracks:
+                res.rows += 1
+                if self._merge_one(t):
+                    res.added += 1
+                else:
+                    res.merged += 1
+                if progress is not None:
+                    progress(t)
+            self._bump_version()
+        res.total = self.count()
         return res
 
     def _merge_one(self, t: Track) -> bool:
         """Insert or merge one track; True when it is new."""
-        c = self._conn
+        c = self.db
         key = track_key(t.title, t.artist)
         row = None
         if t.spotify_id:
@@ -310,9 +323,9 @@ class CatalogStore:
             c.execute(
                 "INSERT INTO tracks (key, spotify_id, title, artists, album, year, genres, popularity, duration_ms, "
                 "valence, energy, tempo, danceability, acousticness, loudness, mode, instrumentalness, "
-                "annotated_arousal, arousal, tags, sources, estimated, language, akey, added) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, *values, akey, time.time()),
+                "annotated_arousal, arousal, tags, sources, estimated, language, akey, added, lid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, *values, akey, time.time(), _lid(key)),
             )
             return True
         c.execute(
@@ -325,23 +338,22 @@ class CatalogStore:
 
     def clear(self) -> int:
         """Delete every track (one transaction); returns how many were removed."""
-        with self._lock:
-            n = self.count()
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM tracks")
-            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-            self._conn.execute("COMMIT")
-            return n
+        with self.db.transaction() as db:
+            n = db.execute("DELETE FROM tracks").rowcount
+            self._bump_version()
+        return n
+
+    def _bump_version(self) -> None:
+        """Mark the catalogue changed (inside the writing transaction): ``index()`` caches rebuild."""
+        self.db.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'version'")
 
     # ------------------------------------------------------------------ reading
     def version(self) -> str:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-            return row[0] if row else "0"
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return row[0] if row else "0"
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
 
     def get(self, rowids: Iterable[int]) -> dict[int, Track]:
         """Tracks by store row id."""
@@ -351,7 +363,7 @@ class CatalogStore:
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 q = f"SELECT {_COLUMNS} FROM tracks WHERE rowid IN ({','.join('?' * len(chunk))})"
-                for row in self._conn.execute(q, chunk):
+                for row in self.db.execute(q, chunk).fetchall():
                     out[row[0]] = _row_to_track(row)
         return out
 
@@ -362,46 +374,45 @@ class CatalogStore:
             if ref.startswith(prefix):
                 ref = ref[len(prefix):].split("?")[0]
         with self._lock:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (ref,)).fetchall()
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (ref,)).fetchall()
             if rows:
                 return [_row_to_track(r) for r in rows]
             if ref.startswith("mt-"):
                 # a local id is "mt-" + the first 12 hex digits of sha1(key) (types.local_id)
-                rows = self._conn.execute(
-                    f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id IS NULL AND mt_sha1(key) = ?", (ref[3:],)
+                rows = self.db.execute(
+                    f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id IS NULL AND lid = ?", (ref[3:],)
                 ).fetchall()
                 return [_row_to_track(r) for r in rows]
             if " - " in ref:
                 title, artist = ref.rsplit(" - ", 1)
-                rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE key = ?", (track_key(title, artist),)).fetchall()
+                rows = self.db.execute(f"SELECT {_COLUMNS} FROM tracks WHERE key = ?", (track_key(title, artist),)).fetchall()
                 if rows:
                     return [_row_to_track(r) for r in rows]
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks WHERE title = ? COLLATE NOCASE", (ref,)).fetchall()
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM tracks WHERE lower(title) = lower(?)", (ref,)).fetchall()
             return [_row_to_track(r) for r in rows]
 
     def search(self, text: str = "", limit: int = 20, genre: str | None = None) -> list[Track]:
         """Tracks whose title, artist or album contains ``text`` (case-insensitive), most popular first."""
-        like = f"%{text}%"
-        sql = f"SELECT {_COLUMNS} FROM tracks WHERE (title LIKE ? OR artists LIKE ? OR album LIKE ?)"
-        params: list = [like, like, like]
+        pattern = f"%{text}%"
+        like = self.db.like
+        sql = f"SELECT {_COLUMNS} FROM tracks WHERE (title {like} ? OR artists {like} ? OR album {like} ?)"
+        params: list = [pattern, pattern, pattern]
         if genre:
-            sql += " AND genres LIKE ?"
+            sql += f" AND genres {like} ?"
             params.append(f'%"{genre.lower()}"%')
         sql += " ORDER BY popularity IS NULL, popularity DESC, title LIMIT ?"
         params.append(int(limit))
-        with self._lock:
-            return [_row_to_track(r) for r in self._conn.execute(sql, params)]
+        return [_row_to_track(r) for r in self.db.execute(sql, params).fetchall()]
 
     def iter_tracks(self) -> Iterator[Track]:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM tracks ORDER BY rowid").fetchall()
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM tracks ORDER BY rowid").fetchall()
         for r in rows:
             yield _row_to_track(r)
 
     def stats(self) -> dict:
         """Counts for ``moodtune catalog stats``."""
         with self._lock:
-            c = self._conn
+            c = self.db
             total = self.count()
             rankable = c.execute("SELECT COUNT(*) FROM tracks WHERE valence IS NOT NULL AND arousal IS NOT NULL").fetchone()[0]
             measured = c.execute(
@@ -409,10 +420,10 @@ class CatalogStore:
             ).fetchone()[0]
             with_id = c.execute("SELECT COUNT(*) FROM tracks WHERE spotify_id IS NOT NULL").fetchone()[0]
             years = c.execute("SELECT MIN(year), MAX(year) FROM tracks WHERE year IS NOT NULL").fetchone()
-            artists = c.execute("SELECT COUNT(DISTINCT json_extract(artists, '$[0]')) FROM tracks").fetchone()[0]
+            artists = c.execute(f"SELECT COUNT(DISTINCT {c.json_first('artists')}) FROM tracks").fetchone()[0]
             sources: dict[str, int] = {}
             genres: dict[str, int] = {}
-            for s, g in c.execute("SELECT sources, genres FROM tracks"):
+            for s, g in c.execute("SELECT sources, genres FROM tracks").fetchall():
                 for x in json.loads(s):
                     sources[x] = sources.get(x, 0) + 1
                 for x in json.loads(g)[:1]:
@@ -438,8 +449,8 @@ class CatalogStore:
         if idx is not None and idx.version == version:
             return idx
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT rowid, valence, arousal, popularity, instrumentalness, json_extract(genres, '$[0]'), akey, key "
+            rows = self.db.execute(
+                f"SELECT rowid, valence, arousal, popularity, instrumentalness, {self.db.json_first('genres')}, akey, key "
                 "FROM tracks WHERE valence IS NOT NULL AND arousal IS NOT NULL ORDER BY rowid"
             ).fetchall()
         n = len(rows)

@@ -1,0 +1,1 @@
+"""Engines that run moodtune's analysis outside one process: ``ray_batch`` (Ray Data)."""
