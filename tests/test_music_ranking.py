@@ -68,7 +68,7 @@ def one_point(name):
 
 
 @pytest.mark.parametrize("emotion,expected", [
-    ("happy", "match"), ("surprise", "match"), ("neutral", "match"), ("sad", "lift"),
+    ("happy", "match"), ("surprise", "match"), ("neutral", "balanced"), ("sad", "lift"),
     ("angry", "calm"), ("fear", "calm"), ("disgust", "calm"),
 ])
 def test_auto_strategy_per_emotion_is_stated(emotion, expected):

@@ -202,7 +202,7 @@ class FeedbackStore:
             k = 0 if action == "like" else 1
             for g in json.loads(genres):
                 genre_counts.setdefault(g, [0, 0])[k] += 1
-            artist_counts.setdefault(artist_key(artist), [0, 0])[k] += 1
+            artist_counts.setdefault(key.split("|", 1)[-1], [0, 0])[k] += 1  # the key's first artist
 
         def score(c):
             return (c[0] - c[1]) / (c[0] + c[1] + 1)

@@ -62,7 +62,7 @@ class Pick:
 
 def _base_terms(idx: TrackIndex, plan: Plan, pos: np.ndarray) -> np.ndarray:
     """Score terms that do not depend on the target: popularity and lyrics preference."""
-    base = -np.float32(POPULARITY_WEIGHT) * idx.popularity[pos]
+    base = -np.float32(plan.popularity) * idx.popularity[pos]
     if plan.lyrics:
         base = base + np.float32(plan.lyrics) * (idx.instrumental[pos] - np.float32(0.5))
     return base
@@ -70,7 +70,7 @@ def _base_terms(idx: TrackIndex, plan: Plan, pos: np.ndarray) -> np.ndarray:
 
 def _base_slack(plan: Plan) -> float:
     """How far the base terms can lower a score below its fit."""
-    return POPULARITY_WEIGHT + 0.5 * abs(plan.lyrics)
+    return plan.popularity + 0.5 * abs(plan.lyrics)
 
 
 def _fit(idx: TrackIndex, plan: Plan, target, pos: np.ndarray) -> np.ndarray:
@@ -200,7 +200,7 @@ def _rank_single(idx, plan, n, prefs) -> list[Pick]:
                 if p in used_pos or (relax < 2 and int(idx.artist[p]) in used_artists):
                     continue
                 g = int(idx.genre[p])
-                s = score_of[p] + (GENRE_REPEAT * genre_count.get(g, 0) if g >= 0 else 0.0)
+                s = score_of[p] + (plan.genre_repeat * genre_count.get(g, 0) if g >= 0 else 0.0)
                 if s < best_s:
                     best, best_s = p, s
             if best < 0:

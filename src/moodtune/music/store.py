@@ -24,7 +24,7 @@ import numpy as np
 
 from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
-from moodtune.music.features import AUDIO_FEATURES, track_affect
+from moodtune.music.features import AUDIO_FEATURES, clean_genres, track_affect
 from moodtune.music.types import Track, artist_key, track_key
 
 SCHEMA_VERSION = 1
@@ -277,7 +277,7 @@ class CatalogStore:
     def _merge_one(self, t: Track) -> bool:
         """Insert or merge one track; True when it is new."""
         c = self._conn
-        key = track_key(t.title, t.artist)
+        key = t.key
         row = None
         if t.spotify_id:
             row = c.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (t.spotify_id,)).fetchone()
@@ -490,7 +490,7 @@ def _merge(old: Track, new: Track) -> tuple[Track, dict, set]:
         artists=old.artists,
         album=old.album or new.album,
         year=old.year or new.year,
-        genres=list(dict.fromkeys(old.genres + new.genres)),
+        genres=clean_genres(list(dict.fromkeys(old.genres + new.genres))),
         popularity=max((p for p in (old.popularity, new.popularity) if p is not None), default=None),
         duration_ms=old.duration_ms or new.duration_ms,
         spotify_id=old.spotify_id or new.spotify_id,

@@ -111,14 +111,66 @@ def title_key(title: str) -> str:
     return _fold(t) or _fold(title or "")
 
 
+#: Artist names that contain a comma. A comma-separated artist list (the Spotify Music Dataset's
+#: ``track_artist``) is split at commas except inside these (and before "Jr."/"Sr."/"Inc.").
+COMMA_ARTISTS = (
+    "Earth, Wind & Fire", "Crosby, Stills, Nash & Young", "Crosby, Stills & Nash", "Tyler, The Creator",
+    "Emerson, Lake & Palmer", "Blood, Sweat & Tears", "Peter, Paul and Mary", "Grover Washington, Jr.",
+    "Dream, Ivory", "Now, Now", "Bachman, Turner Overdrive", "Lambert, Hendricks & Ross",
+)
+_COMMA_ARTISTS = {_n.lower(): _n for _n in COMMA_ARTISTS}
+_SUFFIX = re.compile(r"^(jr\.?|sr\.?|inc\.?|ltd\.?|the creator)$", re.I)
+_FEAT = re.compile(r"\s+(feat\.?|ft\.|featuring)\s+.*$", re.I)
+
+
+def split_artists(text: str | None, sep: str = ",") -> list[str]:
+    """An artist list as the source writes it → names. ``sep`` is the source's separator;
+    with ``","`` the names in ``COMMA_ARTISTS`` stay whole ("Earth, Wind & Fire")."""
+    if not text:
+        return []
+    parts = [p.strip() for p in str(text).split(sep) if p.strip()]
+    if sep != ",":
+        return parts
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        for j in range(min(len(parts), i + 4), i + 1, -1):  # the longest known name first
+            joined = ", ".join(parts[i:j])
+            if joined.lower() in _COMMA_ARTISTS:
+                out.append(_COMMA_ARTISTS[joined.lower()])
+                i = j
+                break
+        else:
+            if out and _SUFFIX.match(parts[i]):
+                out[-1] = f"{out[-1]}, {parts[i]}"
+            else:
+                out.append(parts[i])
+            i += 1
+    return out
+
+
 def artist_key(artist: str) -> str:
-    """The first artist, folded for matching."""
-    first = re.split(r",|;| feat\.? | ft\. | & | x ", artist or "", maxsplit=1, flags=re.I)[0]
-    return _fold(first)
+    """One artist's name folded for matching ("feat. X" removed; commas and "&" are part of the name)."""
+    return _fold(_FEAT.sub("", artist or ""))
+
+
+_VERSION_SUFFIX = re.compile(
+    r"\s+-\s+(\d{4}\s+)?(digital(ly)?\s+)?remaster(ed)?(\s+(version|\d{4}))?(\s*/.*)?$"
+    r"|\s+-\s+(\d{4}\s+)?(mono|stereo|single|album|radio|remastered)\s+(version|edit|mix)$"
+    r"|\s*[\(\[](\d{4}\s+)?(digital(ly)?\s+)?remaster(ed)?(\s+\d{4})?(\s+version)?[\)\]]$",
+    re.I,
+)
+
+
+def display_title(title: str) -> str:
+    """A title without release-version suffixes: "Come Together - Remastered 2009" → "Come Together"."""
+    t = (title or "").strip()
+    cleaned = _VERSION_SUFFIX.sub("", t).strip()
+    return cleaned or t
 
 
 def track_key(title: str, artist: str) -> str:
-    """``title|artist`` folded: the identity used to merge duplicates without a Spotify id."""
+    """``title|artist`` folded (``artist``: the first artist): the identity used to merge duplicates."""
     return f"{title_key(title)}|{artist_key(artist)}"
 
 
@@ -173,12 +225,13 @@ class Track:
 
     @property
     def key(self) -> str:
-        return track_key(self.title, self.artist)
+        """``title|first artist`` folded (``track_key``)."""
+        return track_key(self.title, self.artists[0] if self.artists else "")
 
     @property
     def id(self) -> str:
         """The Spotify id when known, otherwise a stable local id (``mt-…``)."""
-        return self.spotify_id or local_id(self.title, self.artist)
+        return self.spotify_id or local_id(self.title, self.artists[0] if self.artists else "")
 
     @property
     def links(self) -> dict[str, str]:
