@@ -1,4 +1,8 @@
-"""Per-user feedback (like / skip) and recommendation history, in SQLite (WAL, synchronous=FULL).
+"""Per-user feedback events and recommendation history, in SQLite (WAL, synchronous=FULL).
+
+The events (``ACTIONS``): ``like`` and ``skip`` (the listener's buttons), ``played`` (played to
+the end), ``closer`` / ``farther`` (implicit, from the camera: while the track played, the
+listener's affect moved toward the playlist's target or away from it).
 
 Every ``add`` is its own committed transaction before it returns, so feedback that was
 acknowledged survives a killed process. Preferences are learnt from the last
@@ -24,7 +28,7 @@ from moodtune.music.types import Track, artist_key
 
 PREFERENCE_WINDOW = 500
 HISTORY_WINDOW = 30
-ACTIONS = ("like", "skip")
+ACTIONS = ("like", "skip", "played", "closer", "farther")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -35,7 +39,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     title TEXT NOT NULL,
     artist TEXT NOT NULL,
     genres TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('like', 'skip')),
+    action TEXT NOT NULL CHECK (action IN ('like', 'skip', 'played', 'closer', 'farther')),
     ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user, id);
@@ -69,6 +73,25 @@ class FeedbackEvent:
     ts: float
 
 
+def _widen_actions(conn: sqlite3.Connection) -> None:
+    """The one migration: a feedback table from before ``played``/``closer``/``farther`` is rebuilt
+    with the wider CHECK (rows kept, one transaction)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'feedback'").fetchone()
+    if not row or "'played'" in row[0]:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ALTER TABLE feedback RENAME TO feedback_old")
+        conn.execute("DROP INDEX IF EXISTS feedback_user")
+        conn.execute(_SCHEMA.split(";")[0])
+        conn.execute("INSERT INTO feedback SELECT * FROM feedback_old")
+        conn.execute("DROP TABLE feedback_old")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def check_user(user: str) -> str:
     """``user`` stripped; ``MoodtuneError`` unless it is 1 to 64 printable characters (no NUL, tab, line break)."""
     u = (user or "").strip()
@@ -89,6 +112,7 @@ class FeedbackStore:
         with self._lock:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+            _widen_actions(conn)
             conn.executescript(_SCHEMA)
 
     @classmethod
@@ -122,7 +146,7 @@ class FeedbackStore:
         user = check_user(user)
         action = action.strip().lower()
         if action not in ACTIONS:
-            raise MoodtuneError(f"unknown feedback {action!r}; expected like or skip")
+            raise MoodtuneError(f"unknown feedback {action!r}; expected one of: {', '.join(ACTIONS)}")
         ts = time.time()
         with self._lock:
             cur = self._conn.execute(
@@ -198,7 +222,10 @@ class FeedbackStore:
         artist_counts: dict[str, list[int]] = {}
         latest: dict[str, str] = {}
         for key, artist, genres, action in rows:
-            latest.setdefault(key, action)
+            if action in ("like", "skip"):
+                latest.setdefault(key, action)
+            if action not in ("like", "skip"):
+                continue  # the counts learn from the buttons only (the bandit learns from every event)
             k = 0 if action == "like" else 1
             for g in json.loads(genres):
                 genre_counts.setdefault(g, [0, 0])[k] += 1
@@ -213,3 +240,13 @@ class FeedbackStore:
             skipped={k for k, a in latest.items() if a == "skip"},
             recent=self.recent_keys(user, history_window) if history_window else set(),
         )
+
+    # ------------------------------------------------------------------ events for the learner
+    def actions(self, user: str, limit: int = PREFERENCE_WINDOW) -> list[tuple[str, str]]:
+        """(track_key, action) of the user's most recent events, newest first."""
+        user = check_user(user)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT track_key, action FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?", (user, int(limit))
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
