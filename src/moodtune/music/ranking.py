@@ -256,9 +256,10 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
         row = score[i]
         chosen = -1
         for relax in range(4):
-            # 0 strict; 1 allow recent/skipped; 2 allow repeated artists; 3 allow a valence step down
+            # 0 strict; 1 allow recent/skipped; 2 allow a valence step down (the list is sorted by
+            # valence at the end anyway); 3 allow repeated artists
             ok = ~taken
-            if relax < 3 and plan.monotonic:
+            if relax < 2 and plan.monotonic:
                 ok &= pv >= last_v - 1e-6
             cand = np.flatnonzero(ok)
             if cand.size == 0:
@@ -267,7 +268,7 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
                 p = int(pool[j])
                 if relax < 1 and _avoid(idx, p, prefs):
                     continue
-                if relax < 2 and int(idx.artist[p]) in artist_used:
+                if relax < 3 and int(idx.artist[p]) in artist_used:
                     continue
                 chosen = int(j)
                 break

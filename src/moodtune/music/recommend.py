@@ -88,12 +88,12 @@ PLAYLIST_RULE = (
     "Playlists are stable: the same listener asking for the same mood again gets the same list, "
     "until their feedback changes it; --more (API: \"page\") gives the next list for that mood, "
     "page 2 the one after, none repeating a track of an earlier page; another mood gives another "
-    "list. Tracks the listener skipped, and the last {heard} tracks they played or liked, are left "
+    "list. Tracks the listener skipped, and the last {heard} tracks they played through, are left "
     "out while the catalogue has other candidates. Likes, skips, plays and the camera's "
     "closer/farther events teach a per-listener bandit that reorders tracks near the mood target; "
     "one event moves a track's score by a bounded amount, so no single like rewrites a list."
 )
-#: How many of the listener's last played/liked tracks are left out of new playlists.
+#: How many of the listener's last played-through tracks are left out of new playlists.
 HEARD_WINDOW = 100
 PLAYLIST_RULE = PLAYLIST_RULE.format(heard=HEARD_WINDOW)
 #: Face points are rounded to this step before planning, so two photos of the same mood give the same list.
@@ -118,7 +118,7 @@ def listener_preferences(fb: FeedbackStore, user: str, idx: TrackIndex, learner:
     for key, action in events:
         if action in ("like", "skip"):
             latest.setdefault(key, action)
-        if action in ("played", "like") and len(heard) < HEARD_WINDOW:
+        if action == "played" and len(heard) < HEARD_WINDOW:
             heard.append(key)
     skipped = {k for k, a in latest.items() if a == "skip"}
     if learner == "counts":
