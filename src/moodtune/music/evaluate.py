@@ -220,6 +220,49 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def variety(pl: Playlist, k: int = 10) -> dict:
+    """How varied the first ``k`` tracks are: distinct first artists, genres, decades and languages."""
+    top = pl.tracks[:k]
+    return {
+        "artists": len({artist_key(t.artists[0]) for t in top if t.artists}),
+        "genres": len({t.genres[0] for t in top if t.genres}),
+        "decades": len({t.year // 10 for t in top if t.year}),
+        "languages": len({t.language for t in top if t.language and t.language != "instrumental"}),
+        "instrumental": sum(t.language == "instrumental" or (t.instrumentalness or 0) >= 0.5 for t in top),
+    }
+
+
+def starter_variety(n: int = 10) -> list[dict]:
+    """``variety`` of the starter catalogue's playlist per emotion (auto) and per strategy (for ``sad``
+    and ``angry``, the moods steered away from)."""
+    from moodtune.emotion.labels import CLASSES
+    from moodtune.music.recommend import starter_store
+    from moodtune.music.strategies import list_strategies
+
+    store = starter_store()
+    rows = []
+    for emotion in CLASSES:
+        pl = recommend(emotion, n=n, catalog=store)
+        rows.append({"emotion": emotion, "strategy": f"auto -> {pl.strategy}", **variety(pl, n),
+                     "first": [f"{t.title} - {t.artist}" for t in pl.tracks[:3]]})
+    for strategy in list_strategies()[1:]:
+        for emotion in ("sad", "angry"):
+            pl = recommend(emotion, strategy=strategy, n=n, catalog=store)
+            rows.append({"emotion": emotion, "strategy": strategy, **variety(pl, n),
+                         "first": [f"{t.title} - {t.artist}" for t in pl.tracks[:3]]})
+    return rows
+
+
+def format_variety(rows: list[dict]) -> str:
+    """The variety table (markdown) of ``starter_variety``."""
+    lines = ["| emotion | strategy | artists | genres | decades | languages (sung) | instrumental | first tracks |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['emotion']} | {r['strategy']} | {r['artists']} | {r['genres']} | {r['decades']} | "
+                     f"{r['languages']} | {r['instrumental']} | {'; '.join(r['first'])} |")
+    return "\n".join(lines)
+
+
 def evaluate_many(catalogs: list[str | Path] | None = None) -> list[dict]:
     """``evaluate`` for each labelled CSV (default: the dev sets found under the data folder)."""
     paths = [Path(c) for c in catalogs] if catalogs else dev_set_paths()

@@ -102,6 +102,9 @@ LEARNERS = ("bandit", "counts")
 
 
 def _quantised(aff: Affect) -> Affect:
+    """A face's point rounded to ``AFFECT_STEP`` (named emotions, manual points and texts are exact already)."""
+    if "face" not in aff.source:
+        return aff
     q = lambda x: max(-1.0, min(1.0, round(x / AFFECT_STEP) * AFFECT_STEP))  # noqa: E731
     return Affect(aff.emotion, q(aff.valence), q(aff.arousal), aff.source, aff.probabilities)
 
