@@ -108,5 +108,5 @@ class TasteModel:
         """(bonus in [-1, 1], the mean part theta . x) for the tracks at ``pos``."""
         x = features(idx, pos).astype(np.float64)
         mean = x @ self.theta
-        ucb = np.sqrt(np.einsum("ij,jk,ik->i", x, self.a_inv, x))
+        ucb = np.sqrt(np.maximum(((x @ self.a_inv) * x).sum(axis=1), 0.0))
         return np.clip(mean + ALPHA * ucb, -1.0, 1.0).astype(np.float32), mean.astype(np.float32)

@@ -45,6 +45,9 @@ ENERGIZE_POINT = (0.6, 0.8)
 CALM_POINT = (0.2, -0.9)
 BALANCED_POINT = (0.3, 0.0)  # gently positive, mid arousal
 
+#: match: weight of valence against arousal in the fit (checked across sets by tools/music_cross_set.py)
+MATCH_W_VALENCE = 1.0
+
 #: auto: valence at or below this counts as negative affect; arousal above the split as high.
 NEGATIVE_VALENCE = -0.2
 AROUSAL_SPLIT = 0.1
@@ -89,7 +92,7 @@ def plan_match(affect: Affect, n: int) -> Plan:
     reason = f"music that mirrors {_fmt(affect)}"
     if lyrics > 0:
         reason += "; vocal tracks preferred, as lyrics intensify negative moods (Ali & Peynircioglu 2006)"
-    return Plan("match", reason, [_point(affect.valence, affect.arousal)] * n, lyrics=lyrics)
+    return Plan("match", reason, [_point(affect.valence, affect.arousal)] * n, w_valence=MATCH_W_VALENCE, lyrics=lyrics)
 
 
 #: calm: how far the target leans toward the listener's own point (so angry, fearful and disgusted
