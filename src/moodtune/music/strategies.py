@@ -136,7 +136,7 @@ def plan_lift(affect: Affect, n: int) -> Plan:
 
 
 def plan_balanced(affect: Affect, n: int) -> Plan:
-    reason = f"a balanced, popular and varied mix, gently positive at mid energy, for {_fmt(affect)}"
+    reason = f"a popular, varied mix, gently positive at mid energy, for {_fmt(affect)}"
     return Plan("balanced", reason, [_point(*BALANCED_POINT)] * n, w_valence=0.5, popularity=0.1, genre_repeat=0.04)
 
 
@@ -180,7 +180,7 @@ def choose_auto(affect: Affect) -> tuple[str, str]:
             "mood-matching music would sustain the agitation, calming music lowers arousal"
         )
     if emotion == "neutral":
-        return "balanced", "auto chose balanced: a neutral face gets a balanced, popular and varied mix"
+        return "balanced", "auto chose balanced: a neutral face is not a state to steer or to mirror"
     if low:
         return "lift", (
             f"auto chose lift: {affect.emotion} is a negative, low-arousal state; self-selected sad music can deepen "
