@@ -260,3 +260,27 @@ def test_feedback_api_rejects_bad_input(home):
         moodtune.feedback(t, "like", user="", feedback_db=fb)
     with pytest.raises(MoodtuneError, match="no track"):
         moodtune.feedback("Nonexistent Song - Nobody", "like", catalog=grid_store(2), feedback_db=fb)
+
+
+def test_feedback_database_from_before_the_new_actions_is_widened(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE feedback (id INTEGER PRIMARY KEY, user TEXT NOT NULL, track_id TEXT NOT NULL, track_key TEXT NOT NULL,
+            title TEXT NOT NULL, artist TEXT NOT NULL, genres TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('like', 'skip')), ts REAL NOT NULL);
+        CREATE INDEX feedback_user ON feedback(user, id);
+        INSERT INTO feedback VALUES (1, 'ana', 'x', 'old|song', 'Old', 'Song', '["pop"]', 'like', 1.0);
+    """)
+    con.commit()
+    con.close()
+    fb = FeedbackStore.open(db, fallback=False)
+    t = track("New", "Band", 0.5, 0.5)
+    for action in ("played", "closer", "farther"):
+        fb.add("ana", t, action)
+    assert [a for _, a in fb.actions("ana")] == ["farther", "closer", "played", "like"]
+    with pytest.raises(sqlite3.IntegrityError):
+        fb._conn.execute("INSERT INTO feedback (user, track_id, track_key, title, artist, genres, action, ts) "
+                         "VALUES ('ana', 'x', 'k', 't', 'a', '[]', 'love', 0)")
