@@ -7,8 +7,9 @@ loudness/acousticness/instrumentalness drawn around the genre statistics of
 SQLite file through ``CatalogStore.add_tracks`` (the importer path), then every call of
 ``moodtune.recommend`` is timed end to end (affect parsing, plan, ranking over all N tracks,
 diversity rules, fetching the 10 tracks from SQLite, building the Playlist), warm, one at a
-time, for every strategy and emotion. A second run adds a user with 60 likes/skips and a
-history (preferences read from SQLite on every call, history written after it).
+time, for every strategy and emotion. A second run adds a listener with 300 feedback events
+(like/skip/played/closer; the bandit's posterior is recomputed from them on every call) and a
+history written after each call.
 
 Usage::
 
@@ -33,9 +34,10 @@ from moodtune.emotion.labels import CLASSES
 from moodtune.music.feedback import FeedbackStore
 from moodtune.music.features import genre_stats
 from moodtune.music.store import CatalogStore
+from moodtune.music.strategies import list_strategies
 from moodtune.music.types import Track
 
-STRATEGIES = ("match", "calm", "energize", "lift", "auto")
+STRATEGIES = tuple(list_strategies())
 
 
 def synth_tracks(n: int, seed: int = 0):
@@ -127,10 +129,11 @@ def main(argv=None) -> int:
         print_table("stateless (no user)", bench(store, args.reps), args.goal_ms)
 
         fb = FeedbackStore.open(Path(tmp) / "feedback.sqlite")
-        liked = store.search("Synthetic 1", limit=60)
+        liked = store.search("Synthetic 1", limit=300)
         for i, t in enumerate(liked):
-            fb.add("bench", t, "like" if i % 3 else "skip")
-        print_table("with a user (60 feedback events; preferences read and history written on every call)",
+            fb.add("bench", t, ("like", "skip", "played", "like", "closer")[i % 5])
+        print_table("with a user (300 feedback events: the bandit posterior recomputed from them, and history "
+                    "written, on every call)",
                     bench(store, max(2, args.reps // 3), user="bench", fb=fb), args.goal_ms)
         store.close()
     return 0

@@ -248,3 +248,89 @@ def test_catalog_scan_reads_tags(tmp_path):
         assert (t.year, t.genres, t.duration_ms) == (2001, ["jazz"], 1000) and "valence" in t.estimated
         assert s.find("b - Unknown artist")  # untagged: file name as title
     assert mutagen
+
+
+# ----------------------------------------------------------------------------- issue 11/12: identity, genres, titles
+
+
+def test_artist_identity_survives_commas(tmp_path, store):
+    from moodtune.music.types import artist_key, split_artists
+
+    assert split_artists("Earth, Wind & Fire") == ["Earth, Wind & Fire"]
+    assert split_artists("Crosby, Stills, Nash & Young, Neil Young") == ["Crosby, Stills, Nash & Young", "Neil Young"]
+    assert split_artists("Tyler, The Creator, GloRilla, Sexyy Red") == ["Tyler, The Creator", "GloRilla", "Sexyy Red"]
+    assert split_artists("Grover Washington, Jr., Bill Withers") == ["Grover Washington, Jr.", "Bill Withers"]
+    assert split_artists("Lady Gaga, Bruno Mars") == ["Lady Gaga", "Bruno Mars"]
+    assert split_artists("Simon & Garfunkel;Art Garfunkel", ";") == ["Simon & Garfunkel", "Art Garfunkel"]
+    assert artist_key("Earth, Wind & Fire") != artist_key("Earth") and artist_key("Drake feat. Rihanna") == "drake"
+
+    def row(tid, name, artist):
+        return ["0.6", "120", "0.7", "disco", "-6", "0.1", "0.8", artist, "4", "0.05", "70",
+                f"https://api.spotify.com/v1/tracks/{tid}", f"spotify:track:{tid}", "Album", "List", "x", tid, name,
+                "1979-05-01", "0", "alb", "1", "5", "200000", "0.2", tid, "sub", "audio_features", "pl"]
+
+    import_file(write_csv(tmp_path / "m.csv", SPOTIFY_MUSIC_HEADER,
+                          [row(sid(11), "September", "Earth, Wind & Fire"), row(sid(12), "Boogie Wonderland", "Earth, Wind & Fire, The Emotions"),
+                           row(sid(13), "Earth Song", "Earth")]), store)
+    assert store.find(sid(12))[0].artists == ["Earth, Wind & Fire", "The Emotions"]
+    idx = store.index()
+    assert len(set(idx.artist.tolist())) == 2  # EWF twice (one artist), "Earth" another
+    # a data_moods-style column holds ONE artist: never split
+    rows = [["Mister Magic", "Alb", "Grover Washington, Jr.", sid(14), "1975", "40", "200000", "0.5", "0.1", "0.8",
+             "0.0", "0.1", "0.3", "-5", "0.05", "128", "5", "4", "Calm"]]
+    import_file(write_csv(tmp_path / "moods.csv", MOODS_HEADER, rows), store)
+    assert store.find(sid(14))[0].artists == ["Grover Washington, Jr."]
+
+
+def test_no_artist_twice_in_a_top_10_of_a_real_catalogue(tmp_path):
+    import moodtune
+    from moodtune.emotion.labels import CLASSES
+    from moodtune.music.recommend import starter_store
+    from moodtune.music.types import artist_key
+
+    for emotion in CLASSES:
+        for strategy in ("auto", "match", "calm", "energize", "lift", "balanced"):
+            pl = moodtune.recommend(emotion, strategy=strategy, n=10, catalog=starter_store())
+            firsts = [artist_key(t.artists[0]) for t in pl.tracks]
+            assert len(set(firsts)) == 10, (emotion, strategy, firsts)
+
+
+def test_display_titles_and_playlist_genres(tmp_path, store):
+    from moodtune.music.features import clean_genres
+    from moodtune.music.types import display_title
+
+    for raw, shown in [("Come Together - Remastered 2009", "Come Together"), ("Heroes - 2017 Remaster", "Heroes"),
+                       ("Let It Be (Remastered 2009)", "Let It Be"), ("Time - 2011 Remastered Version", "Time"),
+                       ("Help! - Mono Version", "Help!"), ("Live Forever", "Live Forever"),
+                       ("Mix - Tape", "Mix - Tape"), ("Remastered", "Remastered")]:
+        assert display_title(raw) == shown, raw
+    assert clean_genres(["gaming (playlist)", "hip-hop"]) == ["hip-hop"]
+    assert clean_genres(["gaming (playlist)"]) == ["gaming (playlist)"]
+
+    def row(tid, name, genre):
+        return ["0.6", "120", "0.7", genre, "-6", "0.1", "0.5", "Rapper", "4", "0.05", "70",
+                f"https://api.spotify.com/v1/tracks/{tid}", f"spotify:track:{tid}", "Album", "List", "x", tid, name,
+                "2020-05-01", "0", "alb", "1", "5", "200000", "0.2", tid, "sub", "audio_features", "pl"]
+
+    import_file(write_csv(tmp_path / "g.csv", SPOTIFY_MUSIC_HEADER,
+                          [row(sid(21), "Track - Remastered 2012", "gaming"), row(sid(21), "Track - Remastered 2012", "hip-hop"),
+                           row(sid(22), "Only Gaming", "gaming")]), store)
+    one = store.find(sid(21))[0]
+    assert one.title == "Track" and one.genres == ["hip-hop"]
+    assert store.find(sid(22))[0].genres == ["gaming (playlist)"]  # kept, but marked
+
+
+def test_import_adds_to_the_starter_unless_replace(tmp_path, store):
+    from moodtune.music.importers import import_catalog
+    from moodtune.music.starter import load_starter_tracks
+
+    n_starter = len({t.key for t in load_starter_tracks()})
+    p = write_csv(tmp_path / "mine.csv", ["title", "artist", "valence", "energy"], [["Mine", "Me", "0.5", "0.5"]])
+    rep = import_catalog(p, store)
+    assert rep.total == n_starter + 1 and store.search("bohemian") and store.find("Mine - Me")
+    bad = write_csv(tmp_path / "bad.csv", ["foo", "bar"], [["1", "2"]])
+    with pytest.raises(MoodtuneError):
+        import_catalog(bad, store, replace=True)
+    assert store.count() == n_starter + 1  # a file that cannot be read loses nothing
+    rep = import_catalog(p, store, replace=True)
+    assert rep.total == 1 and not store.search("bohemian")

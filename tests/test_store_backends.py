@@ -21,6 +21,7 @@ import pytest
 pytest_plugins = ["pg"]  # the fixtures db_url and pg_server (tests/pg.py)
 
 from moodtune.errors import MoodtuneError
+from moodtune.music.feedback import MIGRATIONS as FEEDBACK_MIGRATIONS
 from moodtune.music.feedback import FeedbackStore
 from moodtune.music.spotify import TokenTable
 from moodtune.music.store import SCHEMA_VERSION, CatalogStore
@@ -90,7 +91,10 @@ def test_feedback_and_history_on_each_backend(db_url):
 def test_one_database_holds_every_store(db_url):
     """Catalogue, feedback and tokens share one database; each component has its schema version."""
     CatalogStore.open(db_url).add_tracks(TRACKS[:2])
-    FeedbackStore.open(db_url).add("ana", TRACKS[0], "like")
+    fb = FeedbackStore.open(db_url)
+    fb.add("ana", TRACKS[0], "like")
+    fb.add("ana", TRACKS[1], "farther")  # an action of schema step 2, on both backends
+    assert [e.action for e in fb.events("ana")] == ["farther", "like"]
     tokens = TokenTable(db_url, "client-1", "ana")
     assert tokens.load() is None
     tokens.save({"access_token": "a", "refresh_token": "r"})
@@ -98,7 +102,7 @@ def test_one_database_holds_every_store(db_url):
     assert TokenTable(db_url, "client-1", "ana").load()["access_token"] == "b"
     assert TokenTable(db_url, "client-1", "bo").load() is None
     db = open_database(db_url)
-    assert [schema_version(db, c) for c in ("catalog", "feedback", "spotify")] == [SCHEMA_VERSION, 1, 1]
+    assert [schema_version(db, c) for c in ("catalog", "feedback", "spotify")] == [SCHEMA_VERSION, len(FEEDBACK_MIGRATIONS), 1]
     assert db.execute("SELECT COUNT(*) FROM spotify_tokens").fetchone()[0] == 1
 
 
@@ -166,6 +170,8 @@ def test_files_of_the_previous_version_migrate_in_place(tmp_path):
     fb = FeedbackStore.open(fbp, fallback=False)
     assert [e.action for e in fb.events("ana")] == ["skip", "like"] and len(fb.recent_keys("ana")) == 2
     assert fb.add("ana", TRACKS[2], "like").id == 3
+    assert fb.add("ana", TRACKS[2], "closer").id == 4  # the widened actions, on the old file's rows
+    assert [e.action for e in fb.events("ana")] == ["closer", "like", "skip", "like"]
     fb.close()
     con = sqlite3.connect(cat)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -175,6 +181,7 @@ def test_files_of_the_previous_version_migrate_in_place(tmp_path):
 
 WRITER = """
 import sys
+from moodtune.music.feedback import MIGRATIONS as FEEDBACK_MIGRATIONS
 from moodtune.music.feedback import FeedbackStore
 from moodtune.music.types import Track
 fb = FeedbackStore.open(sys.argv[1], fallback=False)

@@ -125,6 +125,23 @@ def split_genres(text: str | None) -> list[str]:
     return out
 
 
+#: Playlist contexts that a source files under "genre" but that say nothing about the music's
+#: style (a rapper in a "gaming" playlist is not a gaming musician).
+CONTEXT_GENRES = frozenset({"gaming", "wellness", "workout", "sleep", "study", "focus", "party", "travel", "romance", "mood"})
+CONTEXT_MARK = " (playlist)"
+
+
+def mark_context(genres: list[str]) -> list[str]:
+    """Mark playlist-context genres of a source that files playlist contexts as genres: ``gaming`` → ``gaming (playlist)``."""
+    return [g + CONTEXT_MARK if g in CONTEXT_GENRES else g for g in genres]
+
+
+def clean_genres(genres: list[str]) -> list[str]:
+    """Drop the marked playlist-context genres when the track also has a real one; otherwise keep them, marked."""
+    real = [g for g in genres if not g.endswith(CONTEXT_MARK)]
+    return real if real else list(genres)
+
+
 # ----------------------------------------------------------------------------- statistics file
 
 
@@ -148,7 +165,7 @@ def genre_profile(genres: Iterable[str] | str | None) -> dict | None:
         genres = split_genres(genres)
     table = genre_stats()["genres"]
     for g in genres or ():
-        g = normalize_genre(g)
+        g = normalize_genre(g.removesuffix(CONTEXT_MARK))
         if g in table:
             return table[g]
     return None

@@ -1,5 +1,9 @@
-"""Per-user feedback (like / skip) and recommendation history: an SQLite file (WAL,
-synchronous=FULL) by default, or the shared database of ``$MOODTUNE_DATABASE_URL`` (PostgreSQL).
+"""Per-user feedback events and recommendation history: an SQLite file (WAL, synchronous=FULL)
+by default, or the shared database of ``$MOODTUNE_DATABASE_URL`` (PostgreSQL).
+
+The events (``ACTIONS``): ``like`` and ``skip`` (the listener's buttons), ``played`` (played to
+the end), ``closer`` / ``farther`` (implicit, from the camera: while the track played, the
+listener's affect moved toward the playlist's target or away from it).
 
 Every ``add`` is its own committed transaction before it returns, so feedback that was
 acknowledged survives a killed process. Preferences are learnt from the last
@@ -27,7 +31,7 @@ from moodtune.store.migrations import migrate
 
 PREFERENCE_WINDOW = 500
 HISTORY_WINDOW = 30
-ACTIONS = ("like", "skip")
+ACTIONS = ("like", "skip", "played", "closer", "farther")
 
 #: schema steps (see ``moodtune.store.migrations``); ``{id}``/``{real}`` are the dialect's types
 MIGRATIONS = [
@@ -53,6 +57,7 @@ CREATE TABLE IF NOT EXISTS history (
 );
 CREATE INDEX IF NOT EXISTS history_user ON history(user, id);
 """,
+    lambda db: _widen_actions(db),
 ]
 
 
@@ -73,6 +78,20 @@ class FeedbackEvent:
     genres: list[str]
     action: str
     ts: float
+
+
+def _widen_actions(db: Database) -> None:
+    """Schema step 2: ``feedback.action`` also takes ``played``/``closer``/``farther`` (rows kept)."""
+    allowed = f"action IN ({', '.join(repr(a) for a in ACTIONS)})"
+    if db.dialect == "postgres":
+        db.execute("ALTER TABLE feedback DROP CONSTRAINT IF EXISTS feedback_action_check")
+        db.execute(f"ALTER TABLE feedback ADD CONSTRAINT feedback_action_check CHECK ({allowed})")
+        return
+    db.execute("ALTER TABLE feedback RENAME TO feedback_old")
+    db.execute("DROP INDEX IF EXISTS feedback_user")
+    db.script(MIGRATIONS[0].replace("action IN ('like', 'skip')", allowed))
+    db.execute("INSERT INTO feedback SELECT * FROM feedback_old")
+    db.execute("DROP TABLE feedback_old")
 
 
 def check_user(user: str) -> str:
@@ -135,7 +154,7 @@ class FeedbackStore:
         user = check_user(user)
         action = action.strip().lower()
         if action not in ACTIONS:
-            raise MoodtuneError(f"unknown feedback {action!r}; expected like or skip")
+            raise MoodtuneError(f"unknown feedback {action!r}; expected one of: {', '.join(ACTIONS)}")
         ts = time.time()
         fid = int(self.db.execute(
             "INSERT INTO feedback (user, track_id, track_key, title, artist, genres, action, ts) "
@@ -190,11 +209,14 @@ class FeedbackStore:
         artist_counts: dict[str, list[int]] = {}
         latest: dict[str, str] = {}
         for key, artist, genres, action in rows:
-            latest.setdefault(key, action)
+            if action in ("like", "skip"):
+                latest.setdefault(key, action)
+            if action not in ("like", "skip"):
+                continue  # the counts learn from the buttons only (the bandit learns from every event)
             k = 0 if action == "like" else 1
             for g in json.loads(genres):
                 genre_counts.setdefault(g, [0, 0])[k] += 1
-            artist_counts.setdefault(artist_key(artist), [0, 0])[k] += 1
+            artist_counts.setdefault(key.split("|", 1)[-1], [0, 0])[k] += 1  # the key's first artist
 
         def score(c):
             return (c[0] - c[1]) / (c[0] + c[1] + 1)
@@ -205,3 +227,12 @@ class FeedbackStore:
             skipped={k for k, a in latest.items() if a == "skip"},
             recent=self.recent_keys(user, history_window) if history_window else set(),
         )
+
+    # ------------------------------------------------------------------ events for the learner
+    def actions(self, user: str, limit: int = PREFERENCE_WINDOW) -> list[tuple[str, str]]:
+        """(track_key, action) of the user's most recent events, newest first."""
+        user = check_user(user)
+        rows = self.db.execute(
+            "SELECT track_key, action FROM feedback WHERE user = ? ORDER BY id DESC LIMIT ?", (user, int(limit))
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]

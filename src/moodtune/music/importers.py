@@ -2,7 +2,7 @@
 
 ``import_file(path, store)`` detects the format from the header (or takes ``format=``),
 parses every row, reports bad rows with their line numbers (and skips them), and merges the
-good ones into the store in one transaction. Formats (``FORMATS``):
+good ones into the store in one transaction. Formats (``moodtune.music.formats.FORMATS``):
 
 * ``spotify_tracks``: Kaggle "Spotify Tracks Dataset" (track_id, artists, album_name,
   track_name, track_genre, ...; artists separated by ``;``).
@@ -17,6 +17,13 @@ good ones into the store in one transaction. Formats (``FORMATS``):
   file or the DEAM folder.
 * ``generic``: any CSV, with a column mapping ``{"title": "Song", "artist": "Singer", ...}``
   (common names are recognised without a mapping).
+
+Artists: the source's own list where it has one (``;`` in spotify_tracks and generic CSVs; the
+comma list of spotify_music, keeping names such as "Earth, Wind & Fire" whole); a column that
+holds one artist is never split. Titles lose release-version suffixes ("- Remastered 2009").
+Playlist-context genres ("gaming", "wellness") are marked ``gaming (playlist)`` and dropped when
+the same track also carries a real genre. ``import_catalog`` is what ``catalog import`` runs:
+the file is added to the starter catalogue, or replaces everything with ``replace=True``.
 """
 
 from __future__ import annotations
@@ -31,31 +38,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from moodtune.errors import MoodtuneError
-from moodtune.music.features import split_genres
+from moodtune.music.features import mark_context, split_genres
+from moodtune.music.formats import FORMATS, get_format
 from moodtune.music.store import CatalogStore
-from moodtune.music.types import Track
+from moodtune.music.types import Track, display_title, split_artists
 
 # ----------------------------------------------------------------------------- format table
 
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    description: str
-    required: tuple[str, ...]  #: columns that must be present (detection and validation)
-
-
-FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format("spotify_tracks", 'Kaggle "Spotify Tracks Dataset"', ("track_id", "artists", "track_name", "track_genre")),
-        Format("spotify_music", 'Kaggle "Spotify Music Dataset" (high/low popularity)', ("track_id", "track_name", "track_artist", "playlist_genre")),
-        Format("data_moods", "mood-labelled data_moods.csv", ("name", "artist", "id", "valence", "energy", "mood")),
-        Format("top_hits", '"Top Hits Spotify 2000-2019" (songs_normalize.csv)', ("artist", "song", "year", "genre", "valence", "energy")),
-        Format("deam", "DEAM static valence/arousal annotations (+ metadata_*.csv)", ("song_id", "valence_mean", "arousal_mean")),
-        Format("generic", "any CSV with title and artist columns (see --map)", ("title", "artist")),
-    )
-}
 
 #: Column names tried for each field of the generic format, in order.
 GENERIC_GUESSES = {
@@ -163,10 +152,17 @@ def _spotify_id(row: dict, col: str | None) -> str | None:
     return v if _ID_RE.match(v) else None
 
 
-def _artists(text: str | None, sep: str) -> list[str]:
+def _artists(text: str | None, fmt: str) -> list[str]:
+    """The row's artists: split at the format's separator, or one name (commas included)."""
+    sep = get_format(fmt).artists
     if not text:
         return []
-    return [a.strip() for a in text.split(sep) if a.strip()]
+    return split_artists(text, sep) if sep else [text.strip()]
+
+
+def _title(row: dict, col: str) -> str | None:
+    t = _text(row, col)
+    return display_title(t) if t else None
 
 
 #: Spotify's audio-feature columns, named the same in every Spotify-derived CSV schema.
@@ -197,25 +193,25 @@ def _require(title, artists) -> None:
 
 
 def _row_spotify_tracks(row: dict, source: str) -> Track:
-    title = _text(row, "track_name")
-    artists = _artists(_text(row, "artists"), ";")
+    title = _title(row, "track_name")
+    artists = _artists(_text(row, "artists"), "spotify_tracks")
     _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
-        title=title, artists=artists, album=_text(row, "album_name"), genres=split_genres(_text(row, "track_genre")),
+        title=title, artists=artists, album=_text(row, "album_name"), genres=mark_context(split_genres(_text(row, "track_genre"))),
         popularity=_float(row, "popularity", 0, 100), duration_ms=_int(row, "duration_ms", 0),
         spotify_id=_spotify_id(row, "track_id"), sources=[source], **feats,
     )
 
 
 def _row_spotify_music(row: dict, source: str) -> Track:
-    title = _text(row, "track_name")
-    artists = _artists(_text(row, "track_artist"), ",")
+    title = _title(row, "track_name")
+    artists = _artists(_text(row, "track_artist"), "spotify_music")
     _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, album=_text(row, "track_album_name"),
-        year=_year(row, "track_album_release_date"), genres=split_genres(_text(row, "playlist_genre")),
+        year=_year(row, "track_album_release_date"), genres=mark_context(split_genres(_text(row, "playlist_genre"))),
         popularity=_float(row, "track_popularity", 0, 100), duration_ms=_int(row, "duration_ms", 0),
         spotify_id=_spotify_id(row, "track_id"), sources=[source], **feats,
     )
@@ -223,8 +219,8 @@ def _row_spotify_music(row: dict, source: str) -> Track:
 
 def _row_data_moods(row: dict, source: str) -> Track:
     # NOTE: the "mood" column is deliberately not read.
-    title = _text(row, "name")
-    artists = _artists(_text(row, "artist"), ",")
+    title = _title(row, "name")
+    artists = _artists(_text(row, "artist"), "data_moods")
     _require(title, artists)
     feats = _features(row, {**SPOTIFY_FEATURES, "mode": None})  # data_moods has no mode column
     return Track(
@@ -235,8 +231,8 @@ def _row_data_moods(row: dict, source: str) -> Track:
 
 
 def _row_top_hits(row: dict, source: str) -> Track:
-    title = _text(row, "song")
-    artists = _artists(_text(row, "artist"), ",")
+    title = _title(row, "song")
+    artists = _artists(_text(row, "artist"), "top_hits")
     _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
@@ -268,9 +264,8 @@ def _generic_columns(fieldnames: list[str], mapping: dict[str, str] | None) -> d
 
 def _make_generic(cols: dict[str, str | None]) -> Callable[[dict, str], Track]:
     def parse(row: dict, source: str) -> Track:
-        title = _text(row, cols["title"])
-        raw_artist = _text(row, cols["artist"]) or ""
-        artists = _artists(raw_artist, ";" if ";" in raw_artist else ",")
+        title = _title(row, cols["title"])
+        artists = _artists(_text(row, cols["artist"]), "generic")
         _require(title, artists)
         feats = _features(row, cols)
         tags = [t.strip().lower() for t in re.split(r"[;,|]", _text(row, cols.get("tags")) or "") if t.strip()]
@@ -384,14 +379,14 @@ def _open_csv(path: Path) -> tuple[csv.DictReader, io.TextIOBase]:
 def detect_format(fieldnames: list[str]) -> str | None:
     """The first format whose required columns are all present (``generic`` excluded)."""
     cols = {c.strip() for c in fieldnames}
-    for name, fmt in FORMATS.items():
-        if name != "generic" and set(fmt.required) <= cols:
-            return name
+    for fmt in FORMATS:
+        if fmt.name != "generic" and set(fmt.required) <= cols:
+            return fmt.name
     return None
 
 
 def _expected_text() -> str:
-    return "; ".join(f"{f.name} ({', '.join(f.required)})" for f in FORMATS.values())
+    return "; ".join(f"{f.name} ({', '.join(f.required)})" for f in FORMATS)
 
 
 def read_tracks(
@@ -402,8 +397,8 @@ def read_tracks(
     Raises ``MoodtuneError`` when the file is missing or its columns do not fit the format.
     """
     path = Path(path)
-    if format not in ("auto", *FORMATS):
-        raise MoodtuneError(f"unknown format {format!r}; expected auto or one of: {', '.join(FORMATS)}")
+    if format != "auto":
+        get_format(format)
     if path.is_dir():
         anns = sorted(path.glob("static_annotations_averaged_songs_*.csv"))
         if not anns:
@@ -429,12 +424,12 @@ def read_tracks(
     if fmt == "generic":
         parser = _make_generic(_generic_columns(fields, mapping))
     else:
-        missing = [c for c in FORMATS[fmt].required if c not in fields]
+        missing = [c for c in get_format(fmt).required if c not in fields]
         if missing:
             f.close()
             raise MoodtuneError(
                 f"{path.name} does not have the {fmt} columns: missing {', '.join(missing)}; "
-                f"expected {', '.join(FORMATS[fmt].required)}"
+                f"expected {', '.join(get_format(fmt).required)}"
             )
         parser = _PARSERS[fmt]
     source = f"{fmt}:{path.name}"
@@ -536,13 +531,14 @@ def import_file(
     mapping: dict[str, str] | None = None,
     progress: bool = False,
     max_bad: int | None = None,
+    _rows=None,
 ) -> ImportReport:
     """Import one file into ``store`` (one transaction). Bad rows are skipped and listed.
 
     ``max_bad``: abort (nothing imported) when more rows than this are bad.
     """
     path = Path(path)
-    fmt, rows = read_tracks(path, format, mapping)
+    fmt, rows = (_rows or read_tracks)(path, format, mapping)
     report = ImportReport(str(path), fmt)
 
     ids: set[str] = set()
@@ -580,6 +576,38 @@ def add_with_progress(store: CatalogStore, tracks, progress: bool, total: int | 
 
     with tqdm(tracks, total=total, unit=unit, desc=desc, mininterval=0.2, disable=not progress) as bar:
         return store.add_tracks(bar)
+
+
+def import_catalog(
+    path: str | Path,
+    store: CatalogStore,
+    format: str = "auto",
+    mapping: dict[str, str] | None = None,
+    progress: bool = False,
+    max_bad: int | None = None,
+    replace: bool = False,
+) -> ImportReport:
+    """``catalog import``: add a file to the user catalogue.
+
+    An empty catalogue is first seeded with the starter catalogue, so an import adds to what a
+    new user hears (and ``catalog search "bohemian"`` still finds the starter's tracks).
+    ``replace=True`` (``--replace``) empties the catalogue and keeps only this file's tracks;
+    the file is parsed before anything is removed, so a file that cannot be read loses nothing.
+    """
+    if replace:
+        fmt, rows = read_tracks(path, format, mapping)
+        items = list(rows)  # parse everything (errors raise here) before clearing
+        store.clear()
+
+        def replay(*_a, **_k):
+            return fmt, iter(items)
+
+        return import_file(path, store, format, mapping, progress, max_bad, _rows=replay)
+    if store.count() == 0:
+        from moodtune.music.starter import load_starter_tracks
+
+        store.add_tracks(load_starter_tracks())
+    return import_file(path, store, format, mapping, progress, max_bad)
 
 
 def load_csv_catalog(path: str | Path, format: str = "auto") -> CatalogStore:

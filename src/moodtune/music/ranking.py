@@ -4,9 +4,9 @@ Score of a track for a target (t_v, t_a), lower is better::
 
     fit      = sqrt(w_v * (valence - t_v)^2 + w_a * (arousal - t_a)^2)
     score    = fit
-             - POPULARITY_WEIGHT * popularity01          (tie-breaker: at most 0.02)
+             - plan.popularity * popularity01            (tie-breaker: 0.02; balanced 0.1)
              + plan.lyrics * (instrumentalness - 0.5)    (strategy's vocal/instrumental preference)
-             - preference bonus                          (per-user genre/artist feedback)
+             - preference bonus                          (the listener's bandit, see bandit.py)
 
 Selection is greedy over the best candidates with three rules that relax only when the
 catalogue cannot satisfy them: no artist twice, no track recommended to the same user
@@ -27,12 +27,9 @@ import numpy as np
 from moodtune.music.store import TrackIndex
 from moodtune.music.strategies import Plan
 
-POPULARITY_WEIGHT = 0.02
 #: Bonus (distance units) of a fully liked genre / artist; a fully skipped one gets the negative.
 GENRE_WEIGHT = 0.06
 ARTIST_WEIGHT = 0.08
-#: Score penalty per track of the same genre already in the playlist (single-target strategies).
-GENRE_REPEAT = 0.01
 
 
 @dataclass
@@ -44,9 +41,11 @@ class Preferences:
     artists: dict[str, float] = field(default_factory=dict)
     skipped: set[str] = field(default_factory=set)
     recent: set[str] = field(default_factory=set)
+    #: the listener's bandit posterior (``moodtune.music.bandit.TasteModel``), if any
+    model: object | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.genres or self.artists or self.skipped or self.recent)
+        return bool(self.genres or self.artists or self.skipped or self.recent or self.model is not None)
 
 
 @dataclass
@@ -62,7 +61,7 @@ class Pick:
 
 def _base_terms(idx: TrackIndex, plan: Plan, pos: np.ndarray) -> np.ndarray:
     """Score terms that do not depend on the target: popularity and lyrics preference."""
-    base = -np.float32(POPULARITY_WEIGHT) * idx.popularity[pos]
+    base = -np.float32(plan.popularity) * idx.popularity[pos]
     if plan.lyrics:
         base = base + np.float32(plan.lyrics) * (idx.instrumental[pos] - np.float32(0.5))
     return base
@@ -70,7 +69,7 @@ def _base_terms(idx: TrackIndex, plan: Plan, pos: np.ndarray) -> np.ndarray:
 
 def _base_slack(plan: Plan) -> float:
     """How far the base terms can lower a score below its fit."""
-    return POPULARITY_WEIGHT + 0.5 * abs(plan.lyrics)
+    return plan.popularity + 0.5 * abs(plan.lyrics)
 
 
 def _fit(idx: TrackIndex, plan: Plan, target, pos: np.ndarray) -> np.ndarray:
@@ -123,6 +122,13 @@ def _candidates(idx: TrackIndex, plan: Plan, k: int, score_fn) -> tuple[np.ndarr
 def _bonus(idx: TrackIndex, pos: np.ndarray, prefs: Preferences | None) -> tuple[np.ndarray, list[list[str]]]:
     bonus = np.zeros(len(pos), np.float32)
     notes: list[list[str]] = [[] for _ in pos]
+    if prefs and prefs.model is not None:
+        from moodtune.music.bandit import WEIGHT
+
+        b, mean = prefs.model.bonus(idx, pos)
+        bonus += np.float32(WEIGHT) * b
+        for j in np.flatnonzero(mean >= 0.1):
+            notes[j].append("like music you liked")
     if not prefs or not (prefs.genres or prefs.artists):
         return bonus, notes
     for j, p in enumerate(pos):
@@ -142,7 +148,11 @@ def _bonus(idx: TrackIndex, pos: np.ndarray, prefs: Preferences | None) -> tuple
 
 def _pool_size(n: int, n_total: int, prefs: Preferences | None, factor: int) -> int:
     extra = len(prefs.recent) + len(prefs.skipped) if prefs else 0
-    return int(min(n_total, max(64, factor * n) + extra))
+    if prefs and prefs.model is not None:  # the bandit may lift tracks a little farther from the target
+        factor, floor = factor * 3, 200
+    else:
+        floor = 64
+    return int(min(n_total, max(floor, factor * n) + extra))
 
 
 def rank(idx: TrackIndex, plan: Plan, n: int, prefs: Preferences | None = None) -> list[Pick]:
@@ -186,7 +196,7 @@ def _rank_single(idx, plan, n, prefs) -> list[Pick]:
     genre_count: dict[int, int] = {}
     # pass 0: strict; pass 1: allow recent/skipped; pass 2: allow repeated artists.
     # Within a pass, each pick is the best candidate after a small penalty per earlier
-    # pick of the same genre (GENRE_REPEAT), so a playlist does not collapse onto one genre.
+    # pick of the same genre (plan.genre_repeat), so a playlist does not collapse onto one genre.
     for relax in range(3):
         cands = [
             int(p) for p in order
@@ -200,7 +210,7 @@ def _rank_single(idx, plan, n, prefs) -> list[Pick]:
                 if p in used_pos or (relax < 2 and int(idx.artist[p]) in used_artists):
                     continue
                 g = int(idx.genre[p])
-                s = score_of[p] + (GENRE_REPEAT * genre_count.get(g, 0) if g >= 0 else 0.0)
+                s = score_of[p] + (plan.genre_repeat * genre_count.get(g, 0) if g >= 0 else 0.0)
                 if s < best_s:
                     best, best_s = p, s
             if best < 0:
@@ -246,9 +256,10 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
         row = score[i]
         chosen = -1
         for relax in range(4):
-            # 0 strict; 1 allow recent/skipped; 2 allow repeated artists; 3 allow a valence step down
+            # 0 strict; 1 allow recent/skipped; 2 allow a valence step down (the list is sorted by
+            # valence at the end anyway); 3 allow repeated artists
             ok = ~taken
-            if relax < 3 and plan.monotonic:
+            if relax < 2 and plan.monotonic:
                 ok &= pv >= last_v - 1e-6
             cand = np.flatnonzero(ok)
             if cand.size == 0:
@@ -257,7 +268,7 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
                 p = int(pool[j])
                 if relax < 1 and _avoid(idx, p, prefs):
                     continue
-                if relax < 2 and int(idx.artist[p]) in artist_used:
+                if relax < 3 and int(idx.artist[p]) in artist_used:
                     continue
                 chosen = int(j)
                 break

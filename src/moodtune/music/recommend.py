@@ -9,7 +9,7 @@ from typing import Any
 
 from moodtune.errors import MoodtuneError
 from moodtune.music.feedback import FeedbackEvent, FeedbackStore, check_user
-from moodtune.music.ranking import Pick, rank
+from moodtune.music.ranking import Pick, Preferences, rank
 from moodtune.music.store import CatalogStore, TrackIndex, default_catalog_path
 from moodtune.music.strategies import Plan, make_plan
 from moodtune.music.types import Affect, Playlist, PlaylistItem, Track
@@ -89,6 +89,56 @@ def feedback_store(path: str | os.PathLike | None = None) -> FeedbackStore:
         return fb
 
 
+#: The playlist rule, one paragraph for ``moodtune recommend --help`` and the API docs.
+PLAYLIST_RULE = (
+    "Playlists are stable: the same listener asking for the same mood again gets the same list, "
+    "until their feedback changes it; --more (API: \"page\") gives the next list for that mood, "
+    "page 2 the one after, none repeating a track of an earlier page; another mood gives another "
+    "list. Tracks the listener skipped, and the last {heard} tracks they played through, are left "
+    "out while the catalogue has other candidates. Likes, skips, plays and the camera's "
+    "closer/farther events teach a per-listener bandit that reorders tracks near the mood target; "
+    "one event moves a track's score by a bounded amount, so no single like rewrites a list."
+)
+#: How many of the listener's last played-through tracks are left out of new playlists.
+HEARD_WINDOW = 100
+PLAYLIST_RULE = PLAYLIST_RULE.format(heard=HEARD_WINDOW)
+#: Face points are rounded to this step before planning, so two photos of the same mood give the same list.
+AFFECT_STEP = 0.05
+LEARNERS = ("bandit", "counts")
+
+
+def _quantised(aff: Affect) -> Affect:
+    """A face's point rounded to ``AFFECT_STEP`` (named emotions, manual points and texts are exact already)."""
+    if "face" not in aff.source:
+        return aff
+    q = lambda x: max(-1.0, min(1.0, round(x / AFFECT_STEP) * AFFECT_STEP))  # noqa: E731
+    return Affect(aff.emotion, q(aff.valence), q(aff.arousal), aff.source, aff.probabilities)
+
+
+def listener_preferences(fb: FeedbackStore, user: str, idx: TrackIndex, learner: str = "bandit") -> Preferences:
+    """What the ranking knows about ``user``: skipped and recently heard tracks, and their taste
+    (``learner="bandit"``: the LinUCB posterior from all their events; ``"counts"``: the
+    previous per-genre/artist like-skip counts, kept for comparison in bench/feedback_sim.py)."""
+    from moodtune.music.bandit import TasteModel, WINDOW
+
+    events = fb.actions(user, WINDOW)
+    latest: dict[str, str] = {}
+    heard: list[str] = []
+    for key, action in events:
+        if action in ("like", "skip"):
+            latest.setdefault(key, action)
+        if action == "played" and len(heard) < HEARD_WINDOW:
+            heard.append(key)
+    skipped = {k for k, a in latest.items() if a == "skip"}
+    if learner == "counts":
+        prefs = fb.preferences(user, history_window=0)
+        prefs.recent = set(heard)
+        return prefs
+    if learner != "bandit":
+        raise MoodtuneError(f"unknown learner {learner!r}; expected one of: {', '.join(LEARNERS)}")
+    return Preferences(skipped=skipped, recent=set(heard), model=TasteModel.from_events(idx, events))
+
+
 def recommend(
     affect: Any,
     strategy: str = "auto",
@@ -96,17 +146,22 @@ def recommend(
     catalog: Any = None,
     user: str | None = None,
     *,
+    page: int = 0,
+    text: str | None = None,
     feedback_db: str | os.PathLike | FeedbackStore | None = None,
     remember: bool = True,
+    learner: str = "bandit",
 ) -> Playlist:
     """Recommend ``n`` tracks for an affect.
 
     ``affect``: a ``FaceResult``, a list of them (group: their mean affect), an emotion name
-    (``"sad"``), a ``(valence, arousal)`` pair in [-1, 1], or an ``Affect``.
-    ``strategy``: ``auto`` (default), ``match``, ``calm``, ``energize`` or ``lift``
-    (see ``moodtune.music.strategies``). ``catalog``: see ``open_catalog`` (default: the
-    user catalogue, else the starter catalogue). ``user``: a name whose feedback adapts the
-    ranking and whose recent recommendations are not repeated; ``None`` for a stateless call.
+    (``"sad"``), a ``(valence, arousal)`` pair in [-1, 1], an ``Affect``, or ``None`` when
+    ``text`` is given. ``text``: words about how the listener feels (``moodtune.music.text``);
+    with a face, the two are combined by confidence (``affect.source`` is ``"face+text"``).
+    ``strategy``: one of ``list_strategies()`` (``moodtune.music.strategies``). ``catalog``:
+    see ``open_catalog`` (default: the user catalogue, else the starter catalogue).
+    ``user``: a listener whose feedback adapts the ranking; ``None`` for a stateless call.
+    ``page``: 0 for the first list, 1 for the next one (``--more``), ...; see ``PLAYLIST_RULE``.
     ``feedback_db``: the feedback database (path or ``FeedbackStore``; default
     ``<moodtune home>/feedback.sqlite``, in memory when that is not writable).
     ``remember``: record the playlist in the user's history (only with ``user``).
@@ -115,35 +170,51 @@ def recommend(
     >>> pl = recommend("sad", strategy="lift", n=8)
     >>> pl.strategy, [(t.title, t.artist) for t in pl.tracks][:2]
     """
-    aff = Affect.coerce(affect)
+    if text is not None:
+        from moodtune.music.text import combine, text_affect
+
+        aff = combine(None if affect is None else Affect.coerce(affect), text_affect(text))
+    else:
+        aff = Affect.coerce(affect)
     try:
-        n = int(n)
+        n, page = int(n), int(page)
     except (TypeError, ValueError):
-        raise MoodtuneError(f"n must be a whole number, got {n!r}") from None
+        raise MoodtuneError(f"n and page must be whole numbers, got {n!r}, {page!r}") from None
     if n < 1 or n > 500:
         raise MoodtuneError(f"n must be between 1 and 500, got {n}")
-    plan = make_plan(aff, strategy, n)
+    if page < 0 or page > 50:
+        raise MoodtuneError(f"page must be between 0 and 50, got {page}")
+    plan = make_plan(_quantised(aff), strategy, n)
+    plan.reason = plan.reason.replace(_fmt_q(aff), _fmt_q(aff, exact=True))
     store = open_catalog(catalog)
     idx = store.index()
     if len(idx) == 0:
         raise MoodtuneError(f"the catalogue {store.description} has no tracks with valence/energy to rank")
     fb = None
-    prefs = None
+    prefs = Preferences()
     if user is not None:
         user = check_user(user)
         fb = feedback_db if isinstance(feedback_db, FeedbackStore) else feedback_store(feedback_db)
-        prefs = fb.preferences(user)
+        prefs = listener_preferences(fb, user, idx, learner)
+    for _ in range(page):  # the earlier pages, by the same rule, are left out
+        prefs.recent |= {idx.keys[p.pos] for p in rank(idx, plan, n, prefs)}
     picks = rank(idx, plan, n, prefs)
     tracks = store.get(int(idx.rowid[p.pos]) for p in picks)
-    items = [PlaylistItem(tracks[int(idx.rowid[p.pos])], _why(plan, p, i, len(picks), idx, tracks[int(idx.rowid[p.pos])]), p.score, p.target)
+    items = [PlaylistItem.of(tracks[int(idx.rowid[p.pos])], _why(plan, p, i, len(picks), idx, tracks[int(idx.rowid[p.pos])]), p.score, p.target)
              for i, p in enumerate(picks)]
-    playlist = Playlist(aff, plan.strategy, plan.reason, items, catalog=store.description, requested_strategy=strategy)
+    playlist = Playlist(aff, plan.strategy, plan.reason, items, catalog=store.description, requested_strategy=strategy,
+                        page=page)
     if fb is not None and remember and items:
         try:
             fb.record_history(user, playlist.tracks)
         except Exception:  # history is a nicety; never fail a recommendation over it
             pass
     return playlist
+
+
+def _fmt_q(aff: Affect, exact: bool = False) -> str:
+    a = aff if exact else _quantised(aff)
+    return f"{a.emotion} (valence {a.valence:+.2f}, arousal {a.arousal:+.2f})"
 
 
 def _why(plan: Plan, pick: Pick, i: int, n: int, idx: TrackIndex, track: Track) -> str:
@@ -184,9 +255,10 @@ def feedback(
     catalog: Any = None,
     feedback_db: str | os.PathLike | FeedbackStore | None = None,
 ) -> FeedbackEvent:
-    """Record that ``user`` liked or skipped ``track`` (a ``Track`` or a reference, see ``resolve_track``).
+    """Record a feedback event of ``user`` for ``track`` (a ``Track`` or a reference, see ``resolve_track``).
 
-    ``action``: ``"like"`` or ``"skip"``. Returns the stored event once it is committed.
+    ``action``: one of ``moodtune.music.feedback.ACTIONS`` (``like``, ``skip``, ``played``,
+    ``closer``, ``farther``). Returns the stored event once it is committed.
     Raises ``MoodtuneError`` when the feedback cannot be stored persistently.
     """
     t = track if isinstance(track, Track) else resolve_track(str(track), catalog)

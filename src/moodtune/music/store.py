@@ -24,7 +24,7 @@ import numpy as np
 
 from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
-from moodtune.music.features import AUDIO_FEATURES, track_affect
+from moodtune.music.features import AUDIO_FEATURES, clean_genres, track_affect
 from moodtune.music.types import Track, artist_key, track_key
 from moodtune.store import Database, database_url, is_url, open_database
 from moodtune.store.migrations import migrate
@@ -132,9 +132,18 @@ class TrackIndex:
     grid: int = 32
     cell_order: np.ndarray | None = None
     cell_start: np.ndarray | None = None
+    #: release year (int32, 0 when unknown)
+    year: np.ndarray | None = None
+    _key_pos: dict | None = None
 
     def __len__(self) -> int:
         return len(self.rowid)
+
+    def position(self, key: str) -> int | None:
+        """The position of the track with ``track_key`` ``key`` (``None`` if it is not rankable here)."""
+        if self._key_pos is None:
+            self._key_pos = {k: i for i, k in enumerate(self.keys)}
+        return self._key_pos.get(key)
 
     def build_grid(self, grid: int = 32) -> None:
         """Bucket the tracks into a ``grid`` x ``grid`` (valence, arousal) grid for fast nearest-target search."""
@@ -290,7 +299,7 @@ class CatalogStore:
     def _merge_one(self, t: Track) -> bool:
         """Insert or merge one track; True when it is new."""
         c = self.db
-        key = track_key(t.title, t.artist)
+        key = t.key
         row = None
         if t.spotify_id:
             row = c.execute(f"SELECT {_COLUMNS} FROM tracks WHERE spotify_id = ?", (t.spotify_id,)).fetchone()
@@ -450,14 +459,14 @@ class CatalogStore:
             return idx
         with self._lock:
             rows = self.db.execute(
-                f"SELECT rowid, valence, arousal, popularity, instrumentalness, {self.db.json_first('genres')}, akey, key "
+                f"SELECT rowid, valence, arousal, popularity, instrumentalness, {self.db.json_first('genres')}, akey, key, year "
                 "FROM tracks WHERE valence IS NOT NULL AND arousal IS NOT NULL ORDER BY rowid"
             ).fetchall()
         n = len(rows)
         if n:
-            rowid, val, aro, pop, ins, genre_names, akeys, keys = zip(*rows)
+            rowid, val, aro, pop, ins, genre_names, akeys, keys, years = zip(*rows)
         else:
-            rowid = val = aro = pop = ins = genre_names = akeys = keys = ()
+            rowid = val = aro = pop = ins = genre_names = akeys = keys = years = ()
         pop_arr = np.array([np.nan if p is None else p for p in pop], np.float32) / np.float32(100.0)
         ins_arr = np.array([np.nan if x is None else x for x in ins], np.float32)
         genre_codes: dict[str, int] = {}
@@ -468,6 +477,7 @@ class CatalogStore:
             np.array(rowid, np.int64), np.array(val, np.float32), np.array(aro, np.float32),
             np.nan_to_num(pop_arr, nan=0.5), np.nan_to_num(ins_arr, nan=0.5), gen, art,
             genres=list(genre_codes), artists=list(artist_codes), keys=list(keys), version=version,
+            year=np.array([y or 0 for y in years], np.int32),
         )
         idx.build_grid()
         self._index = idx
@@ -501,7 +511,7 @@ def _merge(old: Track, new: Track) -> tuple[Track, dict, set]:
         artists=old.artists,
         album=old.album or new.album,
         year=old.year or new.year,
-        genres=list(dict.fromkeys(old.genres + new.genres)),
+        genres=clean_genres(list(dict.fromkeys(old.genres + new.genres))),
         popularity=max((p for p in (old.popularity, new.popularity) if p is not None), default=None),
         duration_ms=old.duration_ms or new.duration_ms,
         spotify_id=old.spotify_id or new.spotify_id,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Sequence
 from urllib.parse import quote_plus
 
 import numpy as np
+from pydantic import Field, computed_field
+
+from moodtune.contract import Rounded, to_json
 
 from moodtune.emotion.labels import CLASS_VA, CLASSES, class_index
 from moodtune.errors import MoodtuneError
@@ -27,13 +30,16 @@ class Affect:
     """
 
     emotion: str
-    valence: float
-    arousal: float
+    valence: Rounded
+    arousal: Rounded
     source: str = "valence/arousal"
-    probabilities: dict[str, float] | None = None
+    probabilities: Annotated[dict[str, float] | None, Field(exclude=True)] = None
+    #: how sure the source is, in [0, 1] (face: the top class probability; text: lexicon coverage)
+    confidence: Rounded | None = None
 
     def to_dict(self) -> dict:
-        return {"emotion": self.emotion, "valence": round(self.valence, 4), "arousal": round(self.arousal, 4), "source": self.source}
+        """The JSON shape (``contract.to_json``)."""
+        return to_json(self)
 
     @classmethod
     def from_emotion(cls, name: str) -> "Affect":
@@ -63,7 +69,7 @@ class Affect:
         probs = {c: float(np.mean([f.probabilities.get(c, 0.0) for f in faces])) for c in CLASSES}
         emotion = max(probs, key=probs.get)
         source = "face" if len(faces) == 1 else f"group of {len(faces)} faces"
-        return cls(emotion, v, a, source, probs)
+        return cls(emotion, v, a, source, probs, confidence=float(probs[emotion]))
 
     @classmethod
     def coerce(cls, value: Any) -> "Affect":
@@ -111,14 +117,66 @@ def title_key(title: str) -> str:
     return _fold(t) or _fold(title or "")
 
 
+#: Artist names that contain a comma. A comma-separated artist list (the Spotify Music Dataset's
+#: ``track_artist``) is split at commas except inside these (and before "Jr."/"Sr."/"Inc.").
+COMMA_ARTISTS = (
+    "Earth, Wind & Fire", "Crosby, Stills, Nash & Young", "Crosby, Stills & Nash", "Tyler, The Creator",
+    "Emerson, Lake & Palmer", "Blood, Sweat & Tears", "Peter, Paul and Mary", "Grover Washington, Jr.",
+    "Dream, Ivory", "Now, Now", "Bachman, Turner Overdrive", "Lambert, Hendricks & Ross",
+)
+_COMMA_ARTISTS = {_n.lower(): _n for _n in COMMA_ARTISTS}
+_SUFFIX = re.compile(r"^(jr\.?|sr\.?|inc\.?|ltd\.?|the creator)$", re.I)
+_FEAT = re.compile(r"\s+(feat\.?|ft\.|featuring)\s+.*$", re.I)
+
+
+def split_artists(text: str | None, sep: str = ",") -> list[str]:
+    """An artist list as the source writes it → names. ``sep`` is the source's separator;
+    with ``","`` the names in ``COMMA_ARTISTS`` stay whole ("Earth, Wind & Fire")."""
+    if not text:
+        return []
+    parts = [p.strip() for p in str(text).split(sep) if p.strip()]
+    if sep != ",":
+        return parts
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        for j in range(min(len(parts), i + 4), i + 1, -1):  # the longest known name first
+            joined = ", ".join(parts[i:j])
+            if joined.lower() in _COMMA_ARTISTS:
+                out.append(_COMMA_ARTISTS[joined.lower()])
+                i = j
+                break
+        else:
+            if out and _SUFFIX.match(parts[i]):
+                out[-1] = f"{out[-1]}, {parts[i]}"
+            else:
+                out.append(parts[i])
+            i += 1
+    return out
+
+
 def artist_key(artist: str) -> str:
-    """The first artist, folded for matching."""
-    first = re.split(r",|;| feat\.? | ft\. | & | x ", artist or "", maxsplit=1, flags=re.I)[0]
-    return _fold(first)
+    """One artist's name folded for matching ("feat. X" removed; commas and "&" are part of the name)."""
+    return _fold(_FEAT.sub("", artist or ""))
+
+
+_VERSION_SUFFIX = re.compile(
+    r"\s+-\s+(\d{4}\s+)?(digital(ly)?\s+)?remaster(ed)?(\s+(version|\d{4}))?(\s*/.*)?$"
+    r"|\s+-\s+(\d{4}\s+)?(mono|stereo|single|album|radio|remastered)\s+(version|edit|mix)$"
+    r"|\s*[\(\[](\d{4}\s+)?(digital(ly)?\s+)?remaster(ed)?(\s+\d{4})?(\s+version)?[\)\]]$",
+    re.I,
+)
+
+
+def display_title(title: str) -> str:
+    """A title without release-version suffixes: "Come Together - Remastered 2009" → "Come Together"."""
+    t = (title or "").strip()
+    cleaned = _VERSION_SUFFIX.sub("", t).strip()
+    return cleaned or t
 
 
 def track_key(title: str, artist: str) -> str:
-    """``title|artist`` folded: the identity used to merge duplicates without a Spotify id."""
+    """``title|artist`` folded (``artist``: the first artist): the identity used to merge duplicates."""
     return f"{title_key(title)}|{artist_key(artist)}"
 
 
@@ -143,43 +201,47 @@ class Track:
     album: str | None = None
     year: int | None = None
     genres: list[str] = field(default_factory=list)
-    popularity: float | None = None
+    popularity: Rounded | None = None
     duration_ms: int | None = None
-    valence: float | None = None
-    energy: float | None = None
-    tempo: float | None = None
-    danceability: float | None = None
-    acousticness: float | None = None
-    loudness: float | None = None
+    valence: Rounded | None = None
+    energy: Rounded | None = None
+    tempo: Rounded | None = None
+    danceability: Rounded | None = None
+    acousticness: Rounded | None = None
+    loudness: Rounded | None = None
     mode: int | None = None
-    instrumentalness: float | None = None
-    arousal: float | None = None
+    instrumentalness: Rounded | None = None
+    arousal: Rounded | None = None
     spotify_id: str | None = None
     tags: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     estimated: list[str] = field(default_factory=list)
     language: str | None = None
-    rowid: int | None = None
+    rowid: Annotated[int | None, Field(exclude=True)] = None
 
+    @computed_field
     @property
     def artist(self) -> str:
-        """All artists, comma-separated."""
+        """All artists, comma-separated (for display; ``artists`` is the list)."""
         return ", ".join(self.artists)
 
     @property
     def genre(self) -> str | None:
-        """The first genre, if any."""
+        """The first genre, if any (Python only: the JSON carries ``genres``)."""
         return self.genres[0] if self.genres else None
 
     @property
     def key(self) -> str:
-        return track_key(self.title, self.artist)
+        """``title|first artist`` folded (``track_key``)."""
+        return track_key(self.title, self.artists[0] if self.artists else "")
 
+    @computed_field
     @property
     def id(self) -> str:
         """The Spotify id when known, otherwise a stable local id (``mt-…``)."""
-        return self.spotify_id or local_id(self.title, self.artist)
+        return self.spotify_id or local_id(self.title, self.artists[0] if self.artists else "")
 
+    @computed_field
     @property
     def links(self) -> dict[str, str]:
         """Spotify track URL (when the id is known), Spotify and YouTube search links (always)."""
@@ -192,88 +254,65 @@ class Track:
         return out
 
     def to_dict(self) -> dict:
-        r = lambda x, k=3: None if x is None else round(float(x), k)  # noqa: E731
-        return {
-            "id": self.id,
-            "title": self.title,
-            "artist": self.artist,
-            "album": self.album,
-            "year": self.year,
-            "genres": self.genres,
-            "popularity": r(self.popularity, 1),
-            "valence": r(self.valence),
-            "energy": r(self.energy),
-            "arousal": r(self.arousal),
-            "tempo": r(self.tempo, 1),
-            "estimated": self.estimated,
-            "sources": self.sources,
-            "links": self.links,
-        }
+        """The JSON shape of a track (``contract.to_json``): every field but ``rowid``, plus ``id``, ``artist``, ``links``."""
+        return to_json(self)
 
 
 # ----------------------------------------------------------------------------- playlists
 
 
 @dataclass
-class PlaylistItem:
-    """A recommended track with the reason it was chosen and the (valence, arousal) it aimed for (music scale)."""
+class PlaylistItem(Track):
+    """A recommended track: the ``Track`` plus the reason it was chosen (``why``) and the
+    (valence, arousal) it aimed for on the music scale (``target``; the lift path's waypoints)."""
 
-    track: Track
-    why: str
-    score: float
-    target: tuple[float, float]
+    why: str = ""
+    score: Annotated[float, Field(exclude=True)] = 0.0
+    target: tuple[Rounded, Rounded] | None = None
+
+    @classmethod
+    def of(cls, track: Track, why: str, score: float, target: tuple[float, float]) -> "PlaylistItem":
+        return cls(**{f.name: getattr(track, f.name) for f in fields(Track)}, why=why, score=float(score),
+                   target=(float(target[0]), float(target[1])))
+
+    @property
+    def track(self) -> "PlaylistItem":
+        """The item itself (it is a ``Track``)."""
+        return self
 
 
 @dataclass
 class Playlist:
-    """The result of ``moodtune.recommend``.
+    """The result of ``moodtune.recommend``; ``contract.to_json(playlist)`` is its JSON.
 
     ``strategy`` is the strategy that ran (``auto`` resolved), ``reason`` says why it was
-    chosen, ``catalog`` describes the catalogue used.
+    chosen (JSON: ``strategy_reason``), ``tracks`` the items in order, ``catalog`` describes
+    the catalogue used, ``page`` which list for this mood it is (0 first; see ``PLAYLIST_RULE``).
     """
 
     affect: Affect
     strategy: str
-    reason: str
-    items: list[PlaylistItem]
+    reason: Annotated[str, Field(exclude=True)]
+    tracks: list[PlaylistItem]
     catalog: str = ""
     requested_strategy: str = "auto"
+    page: int = 0
+
+    @computed_field
+    @property
+    def strategy_reason(self) -> str:
+        return self.reason
 
     @property
-    def tracks(self) -> list[Track]:
-        return [it.track for it in self.items]
+    def items(self) -> list[PlaylistItem]:
+        return self.tracks
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.tracks)
 
     def __iter__(self):
-        return iter(self.items)
+        return iter(self.tracks)
 
     def to_dict(self) -> dict:
-        """The JSON shape of ``moodtune recommend --json``."""
-        tracks = []
-        for it in self.items:
-            t = it.track
-            d = {
-                "title": t.title,
-                "artist": t.artist,
-                "id": t.id,
-                "year": t.year,
-                "genre": t.genre,
-                "valence": None if t.valence is None else round(t.valence, 3),
-                "energy": None if t.energy is None else round(t.energy, 3),
-                "arousal": None if t.arousal is None else round(t.arousal, 3),
-                "tempo": None if t.tempo is None else round(t.tempo, 1),
-                "popularity": None if t.popularity is None else round(t.popularity, 1),
-                "estimated": t.estimated,
-                "links": t.links,
-                "why": it.why,
-            }
-            tracks.append(d)
-        return {
-            "affect": self.affect.to_dict(),
-            "strategy": self.strategy,
-            "strategy_reason": self.reason,
-            "catalog": self.catalog,
-            "tracks": tracks,
-        }
+        """The JSON shape of ``moodtune recommend --json`` (``contract.to_json``)."""
+        return to_json(self)
