@@ -58,49 +58,31 @@ def _inputs(paths: Iterable[str], chunk_seconds: float) -> tuple[list[dict], lis
 
 
 class ImageBatch:
-    """A Ray actor: one detector and one classifier; a batch of image files in, result rows out."""
+    """A Ray actor holding one ``Analyzer``: a batch of image files in, result rows out."""
 
     def __init__(self, detector: str | None = None, model: str | None = None, shown: dict | None = None):
-        from moodtune.emotion.classifier import get_classifier
-        from moodtune.vision.detect import get_detector
+        from moodtune.pipeline import default_analyzer
 
-        self.detector = get_detector(detector)
-        self.classifier = get_classifier(model)
+        self.analyzer = default_analyzer(detector=detector, model=model)
         self.shown = shown or {}  # resolved file path -> [(order, path as shown locally), ...] (a file named twice: twice)
 
     def __call__(self, batch: dict) -> dict:
-        import cv2
-
-        from moodtune.api import FaceResult
-        from moodtune.video import face_json
-        from moodtune.vision.crop import face_crop
+        from moodtune.contract import to_json
         from moodtune.vision.decode import load_image
-        from moodtune.vision.detect import framing
 
-        scale, dy = framing(self.detector)
-        size = self.classifier.input_size
-        rows, crops, owners = [], [], []
+        rows, images, owners = [], [], []
         for data, file in zip(batch["bytes"], batch["path"]):
             named = self.shown.get(_local(file)) or [(-1, file)]
             order, shown = named.pop(0) if len(named) > 1 else named[0]
-            row = {"order": float(order), "path": shown, "frame": -1, "time": math.nan, "error": "", "faces": "[]"}
-            rows.append(row)
+            rows.append({"order": float(order), "path": shown, "frame": -1, "time": math.nan, "error": "", "faces": "[]"})
             try:
-                bgr = load_image(bytes(data), name=shown)
-                dets = sorted(self.detector.detect(bgr), key=lambda d: -(d.box[2] * d.box[3]))
+                images.append(load_image(bytes(data), name=shown))
+                owners.append(len(rows) - 1)
             except MoodtuneError as exc:
-                row["error"] = str(exc)
-                continue
-            if dets:
-                gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-                crops += [face_crop(gray, d.box, size, scale, dy) for d in dets]
-                owners += [(len(rows) - 1, d) for d in dets]
-        faces: dict[int, list] = {}
-        if crops:  # every face of the batch in one model call
-            for (i, d), p in zip(owners, self.classifier.predict(np.stack(crops))):
-                faces.setdefault(i, []).append(face_json(FaceResult.from_probabilities(d.box, p, d.score)))
-        for i, f in faces.items():
-            rows[i]["faces"] = json.dumps(f)
+                rows[-1]["error"] = str(exc)
+        # every face of the batch in one model call
+        for i, faces in zip(owners, self.analyzer.analyze_batch(images) if images else []):
+            rows[i]["faces"] = json.dumps(to_json(faces))
         return _columns(rows)
 
 
@@ -127,7 +109,9 @@ class VideoRange:
     def _range(self, order: float, shown: str, file: str, part: int, start: float, end: float) -> list[dict]:
         import cv2
 
-        from moodtune.video import FrameAnalyzer, open_video
+        from moodtune.contract import to_json
+        from moodtune.pipeline import FrameAnalyzer
+        from moodtune.video import open_video
 
         cap, info = open_video(file)
         fps = info.fps or 30.0
@@ -145,8 +129,7 @@ class VideoRange:
                     break
                 t = index / fps
                 faces = []
-                for f in analyzer.process(bgr, at=t):
-                    d = f.to_dict()
+                for d in to_json(analyzer.process(bgr, at=t)):
                     d["track"] += part * TRACKS_PER_RANGE
                     faces.append(d)
                 rows.append({"order": order, "path": shown, "frame": index, "time": round(t, 3), "error": "",
