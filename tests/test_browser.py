@@ -40,6 +40,7 @@ FLAGS = [
     "--disable-sync", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required", "--mute-audio",
 ]
+SPOTIFY_ID = "4uLU6hMCjMI75M1A2tKUQC"  # a track with a Spotify id plays in Spotify's embed player
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
@@ -72,11 +73,13 @@ def music_server(tmp_path_factory):
     """`moodtune serve --catalog DB` where DB holds only a scanned folder of generated audio files."""
     from moodtune.music.scan import scan_folder
     from moodtune.music.store import CatalogStore
+    from moodtune.music.types import Track
 
     root = tmp_path_factory.mktemp("music")
     files = music_folder(root / "music", seconds=4.0)
     with CatalogStore.open(root / "catalog.sqlite") as s:
         assert scan_folder(root / "music", s, audio=False).added == len(files)
+        s.add_tracks([Track(title="Embedded Song", artists=["Stream Artist"], genres=["pop"], spotify_id=SPOTIFY_ID)])
     with serve("--log-level", "warning", "--catalog", str(root / "catalog.sqlite")) as srv:
         yield srv.url, files
 
@@ -239,12 +242,13 @@ def test_phone_sized_screen_has_no_sideways_scrolling(browser, server):
 # ----------------------------------------------------------------------------- local music
 
 
-def test_local_music_plays_and_advances(music_page, hopper_path):
+def test_local_music_plays_and_advances(music_page, music_server, hopper_path):
     pg = music_page
     pg.set_input_files("#file", str(hopper_path))
-    first = pg.locator("#tracks li").first
+    first = pg.locator("#tracks li[data-play=audio]").first
     title = first.locator(".title").inner_text()
-    assert pg.locator("#tracks li button.play").count() == pg.locator("#tracks li").count()  # every local track plays
+    assert pg.locator("#tracks li button.play").count() == pg.locator("#tracks li").count()  # every track plays here
+    assert pg.locator("#tracks li[data-play=audio]").count() == len(music_server[1])  # the scanned files, by the server
     pg.get_by_role("button", name=f"Play {title}", exact=True).click()
     pg.wait_for_function("() => !document.querySelector('#audio').paused && document.querySelector('#audio').currentTime > 0.2")
     first_src = _audio(pg)["src"]
@@ -255,7 +259,7 @@ def test_local_music_plays_and_advances(music_page, hopper_path):
     # auto-advance: the 4-second track ends and the next one in the playlist plays
     pg.wait_for_function(f"() => document.querySelector('#audio').currentSrc !== {json.dumps(first_src)} && "
                          "!document.querySelector('#audio').paused", timeout=60_000)
-    second = pg.locator("#tracks li").nth(1).locator(".title").inner_text()
+    second = pg.locator("#tracks li[data-play=audio]").nth(1).locator(".title").inner_text()
     expect(pg.locator("#now-title")).to_have_text(second)
     pg.get_by_role("button", name="Pause", exact=True).click()
     pg.wait_for_function("() => document.querySelector('#audio').paused")
@@ -277,17 +281,30 @@ def test_local_music_plays_and_advances(music_page, hopper_path):
     assert not [e for e in pg.console_errors if "Refused" in e or "Uncaught" in e]
 
 
+def test_spotify_track_plays_in_the_embed(music_page, hopper_path):
+    pg = music_page
+    pg.set_input_files("#file", str(hopper_path))
+    expect(pg.locator("#tracks li[data-play=spotify]")).to_have_count(1)
+    pg.get_by_role("button", name="Play Embedded Song", exact=True).click()
+    frame = pg.locator("#tracks li[data-play=spotify] iframe.spotify-embed")
+    expect(frame).to_have_attribute("src", f"https://open.spotify.com/embed/track/{SPOTIFY_ID}")
+    pg.wait_for_timeout(500)
+    assert not [e for e in pg.console_errors if "Content Security Policy" in e or "Refused to frame" in e]
+    pg.locator("#tracks li[data-play=audio] button.play").first.click()  # local playback closes the embed
+    expect(frame).to_have_count(0)
+
+
 def test_phone_first_play_button_on_the_first_screen(browser, music_server, hopper_path):
     phone = open_page(browser, music_server[0], **PHONE)
     phone.set_input_files("#file", str(hopper_path))
     expect(phone.locator("#tracks li").first).to_be_visible()
-    play = phone.locator("#tracks li button.play").first
+    play = phone.locator("#tracks li button.play").first  # the first track's, whatever plays it
     box = play.bounding_box()
     assert phone.evaluate("window.scrollY") == 0
     assert box["y"] + box["height"] <= 844, f"first Play button ends at {box['y'] + box['height']:.0f} px"
     assert phone.locator("#emotion-label").bounding_box()["y"] < box["y"]  # mood first, then the playlist
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-    play.tap()
+    phone.locator("#tracks li[data-play=audio] button.play").first.tap()
     phone.wait_for_function("() => !document.querySelector('#audio').paused")
     if SHOTS:
         phone.wait_for_function("() => document.querySelector('#audio').currentTime > 1.0")
@@ -310,7 +327,7 @@ def test_stale_state_is_cleared(music_page, hopper_path, noface_png, tmp_path):
     pg.set_input_files("#file", str(hopper_path))
     expect(pg.locator("#tracks li").first).to_be_visible()
     assert pg.locator("#track-points rect").count() > 0
-    pg.locator("#tracks li button.play").first.click()
+    pg.locator("#tracks li[data-play=audio] button.play").first.click()
     pg.wait_for_function("() => !document.querySelector('#audio').paused")
     # a photo without a face replaces the face photo's results: no bars, no circle point, no playlist, no music
     pg.set_input_files("#file", str(noface_png))
@@ -403,7 +420,7 @@ def test_keyboard_only(music_page, hopper_path):
         pg.keyboard.press("Enter")
     chooser.value.set_files(str(hopper_path))
     expect(pg.locator("#tracks li").first).to_be_visible()
-    title = pg.locator("#tracks li .title").first.inner_text()
+    title = pg.locator("#tracks li[data-play=audio] .title").first.inner_text()
     for _ in range(60):
         pg.keyboard.press("Tab")
         if pg.evaluate("document.activeElement.getAttribute('aria-label')") == f"Play {title}":
@@ -426,7 +443,7 @@ def test_closed_loop_sends_the_mood_over_a_track(music_page):
     expect(pg.locator("#tracks li button.play").first).to_be_visible(timeout=90_000)
     sent = []
     pg.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/api/feedback") and r.method == "POST" else None)
-    pg.locator("#tracks li button.play").first.click()
+    pg.locator("#tracks li[data-play=audio] button.play").first.click()
     pg.wait_for_function("() => document.querySelector('#trajectory li')", timeout=60_000)
     implicit = [s for s in sent if s.get("implicit")]
     assert implicit and implicit[0]["action"] in ("closer", "farther") and implicit[0]["user"] == _listener(pg)
@@ -439,7 +456,7 @@ def test_closed_loop_sends_the_mood_over_a_track(music_page):
         strip = []
         pg.set_viewport_size({"width": 1280, "height": 800})
         for i in range(4):
-            pg.wait_for_timeout(900)
+            pg.wait_for_timeout(1500)
             strip.append(pg.screenshot())
         _save_strip(strip, Path(SHOTS) / "player-strip.png")
     pg.get_by_role("button", name="Stop camera").click()

@@ -607,7 +607,7 @@ function trackItem(t, i) {
   if (kind) {
     play = el("button", { type: "button", class: "play", "aria-label": `Play ${title}` }, "Play");
     play.addEventListener("click", () => (kind === "audio" ? playTrack(t) : embedSpotify(t, li)));
-    li.classList.add("has-play");
+    li.dataset.play = kind;
   }
   const links = t.links || {};
   if (links.spotify || links.spotify_search) actions.append(el("a", { href: links.spotify || links.spotify_search, target: "_blank", rel: "noopener noreferrer", "aria-label": `Open ${title} in Spotify` }, "Spotify"));
