@@ -5,7 +5,7 @@ Two servers: the starter catalogue (live label, manual override, likes, photo up
 temporary catalogue of generated audio files scanned with ``catalog scan`` (playback with
 auto-advance, the phone layout, stale state, two listeners, keyboard-only use, the closed loop).
 Set MOODTUNE_SCREENSHOTS=DIR to keep screenshots of the page playing a local track
-(docs/screenshot.png, docs/screenshot-phone.png and docs/player-strip.png are made that way).
+(docs/screenshot.png, docs/screenshot-phone.png and docs/player.gif are made that way).
 """
 
 from __future__ import annotations
@@ -453,19 +453,22 @@ def test_closed_loop_sends_the_mood_over_a_track(music_page):
     expect(pg.locator("#trajectory-box")).to_be_visible()
     assert pg.locator("#mood-path").get_attribute("d").startswith("M")
     if SHOTS:
-        strip = []
+        frames = []
         pg.set_viewport_size({"width": 1280, "height": 800})
-        for i in range(4):
-            pg.wait_for_timeout(1500)
-            strip.append(pg.screenshot())
-        _save_strip(strip, Path(SHOTS) / "player-strip.png")
+        for i in range(8):
+            pg.wait_for_timeout(1000)
+            frames.append(pg.screenshot())
+        _save_gif(frames, Path(SHOTS) / "player.gif")
     pg.get_by_role("button", name="Stop camera").click()
 
 
-def _save_strip(pngs: list[bytes], path: Path) -> None:
-    """Frames side by side at half size: a short image strip of the page playing music."""
-    frames = [cv2.imdecode(np.frombuffer(p, np.uint8), cv2.IMREAD_COLOR) for p in pngs]
-    frames = [cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in frames]
-    gap = np.full((frames[0].shape[0], 8, 3), 255, np.uint8)
-    row = [x for f in frames for x in (f, gap)][:-1]
-    cv2.imwrite(str(path), np.hstack(row))
+def _save_gif(pngs: list[bytes], path: Path) -> None:
+    """The screenshots at 800 px wide as an animated GIF (one second a frame): the page playing music."""
+    import io
+
+    from PIL import Image
+
+    frames = [Image.open(io.BytesIO(p)).convert("RGB") for p in pngs]
+    frames = [f.resize((800, round(f.height * 800 / f.width)), Image.LANCZOS).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+              for f in frames]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=1000, loop=0, optimize=True)
