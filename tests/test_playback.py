@@ -5,6 +5,7 @@ M3U8 and XSPF, and the page's CSP frames Spotify's embed unless offline."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,26 @@ def test_export_m3u8_and_xspf(client, library):
     assert client.get("/api/playlist.m3u8", params={"track": ["nope-not-a-track"]}).status_code == 404
     assert client.get("/api/playlist.pls", params={"track": order}).status_code in (404, 422)
     assert client.get("/api/playlist.m3u8").status_code == 422
+
+
+def test_save_playlist_for_the_cli(library, tmp_path):
+    """What `moodtune recommend ... --m3u FILE` writes: scanned tracks by path, others by link."""
+    import moodtune
+    from moodtune.music.export import save_playlist
+
+    root, db, files, _ = library
+    with CatalogStore.open(db) as s:
+        pl = moodtune.recommend("happy", n=3, catalog=s)
+        out = save_playlist(pl, tmp_path / "happy.m3u8", s)
+        lines = out.read_text(encoding="utf-8").splitlines()
+        assert lines[:2] == ["#EXTM3U", "#PLAYLIST:moodtune: happy"] and len(lines) == 2 + 2 * 3
+        assert all(Path(p).is_file() and Path(p).resolve() in {f.resolve() for f in files} for p in lines[3::2])
+        assert lines[2].startswith("#EXTINF:3,")
+        x = save_playlist(pl, tmp_path / "happy.xspf", s).read_text(encoding="utf-8")
+        assert x.count("<track>") == 3 and "file:///" in x
+    starter = moodtune.recommend("sad", n=2)
+    lines = save_playlist(starter, tmp_path / "sad.m3u").read_text().splitlines()
+    assert lines[3].startswith("https://open.spotify.com/")  # no local file: the Spotify link
 
 
 def test_export_writer_helpers(tmp_path):

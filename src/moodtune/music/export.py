@@ -2,7 +2,9 @@
 
 ``playlist_entries(tracks, locate)`` turns track JSON dicts into ``Entry`` rows, each located by a
 local file path or a link; ``to_m3u8``/``to_xspf`` render them; ``write_playlist(path, entries)``
-writes the format its suffix names (``.m3u8``/``.m3u`` or ``.xspf``).
+writes the format its suffix names (``.m3u8``/``.m3u`` or ``.xspf``); ``save_playlist(playlist,
+path, store)`` does it all for a ``Playlist`` (``moodtune recommend ... --m3u FILE``): scanned
+tracks by their local file, the others by their Spotify link.
 """
 
 from __future__ import annotations
@@ -99,6 +101,24 @@ def write_playlist(path: str | os.PathLike, entries: Iterable[Entry], name: str 
     except OSError as exc:
         raise MoodtuneError(f"cannot write {p}: {exc.strerror or exc}") from None
     return p
+
+
+def save_playlist(playlist, path: str | os.PathLike, store=None, name: str | None = None) -> Path:
+    """Write ``playlist`` (a ``Playlist`` or its ``to_dict()``) to ``path`` (.m3u8/.m3u/.xspf): tracks that
+    ``catalog scan`` registered in ``store`` by their file path, the others by their Spotify link."""
+    from moodtune.music.scan import local_files
+    from moodtune.music.types import track_key
+
+    d = playlist if isinstance(playlist, dict) else playlist.to_dict()
+    tracks = [dict(t) for t in d.get("tracks", [])]
+    if not isinstance(playlist, dict):  # durations are known on the Track objects
+        for t, item in zip(tracks, playlist.items):
+            t["duration_ms"], t["album"] = item.track.duration_ms, item.track.album
+    key = lambda t: track_key(str(t.get("title") or ""), str(t.get("artist") or ""))  # noqa: E731
+    files = local_files(store, [str(t.get("id")) for t in tracks], [key(t) for t in tracks]) if store is not None else {}
+    entries = playlist_entries(tracks, lambda t: str(files.get(str(t.get("id"))) or files.get(key(t)) or "") or None)
+    affect = d.get("affect") or {}
+    return write_playlist(path, entries, name or f"moodtune: {affect.get('emotion', 'playlist')}")
 
 
 def _one_line(text: str) -> str:
