@@ -472,3 +472,31 @@ def _save_gif(pngs: list[bytes], path: Path) -> None:
     frames = [f.resize((800, round(f.height * 800 / f.width)), Image.LANCZOS).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
               for f in frames]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=1000, loop=0, optimize=True)
+
+
+def test_uncertain_face_says_not_sure(music_page, hopper_path):
+    """A face the core marks ``uncertain`` is shown as "not sure" (the response is the server's, flagged here)."""
+    pg = music_page
+    pg.evaluate("""() => { const orig = window.fetch; window.flagUncertain = true;
+        window.fetch = async (url, opts) => { const res = await orig(url, opts);
+          if (!String(url).endsWith('/api/analyze') || !window.flagUncertain) return res;
+          const body = await res.json(); for (const f of body.faces) f.uncertain = true;
+          return new Response(JSON.stringify(body), {status: res.status, headers: {'Content-Type': 'application/json'}}); }; }""")
+    pg.set_input_files("#file", str(hopper_path))
+    expect(pg.locator("#unsure")).to_be_visible()
+    expect(pg.locator("#unsure")).to_have_text("not sure")
+    pg.evaluate("() => { window.flagUncertain = false; }")
+    pg.set_input_files("#file", str(hopper_path))
+    expect(pg.locator("#tracks li").first).to_be_visible()
+    assert not pg.locator("#unsure").is_visible()
+
+
+def test_heic_the_browser_cannot_read_is_a_clear_error(music_page, hopper_path, tmp_path):
+    pg = music_page
+    pg.set_input_files("#file", str(hopper_path))
+    expect(pg.locator("#tracks li").first).to_be_visible()
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200))  # Chromium has no HEIC decoder
+    pg.set_input_files("#file", files=[{"name": heic.name, "mimeType": "image/heic", "buffer": heic.read_bytes()}])
+    expect(pg.locator("#status")).to_contain_text("cannot open HEIC")
+    assert pg.locator("#tracks li").count() == 0
