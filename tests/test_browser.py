@@ -198,6 +198,11 @@ def test_manual_override_changes_the_tracks(page, server):
     assert "keep you company" in page.locator("#playlist-reason").inner_text()  # match, in plain words
     page.locator("#playlist-why summary").click()
     expect(page.locator("#playlist-why-text")).to_contain_text("Strategy match")
+    assert page.locator("#journey").get_attribute("d") == ""
+    page.locator("input[name=strategy][value=lift]").check()  # lift: the journey is drawn as a path
+    expect(page.locator("#playlist-reason")).to_contain_text("to ease the sadness, one step at a time")
+    assert page.locator("#journey").get_attribute("d").startswith("M")
+    page.locator("input[name=strategy][value=match]").check()
 
 
 def test_like_is_stored_with_a_confirmation_next_to_the_track(page, server):

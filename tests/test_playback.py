@@ -52,6 +52,26 @@ def test_scan_names_and_registry(library):
         assert local_file(s, "mt-000000000000") is None
 
 
+@pytest.mark.slow
+def test_scan_features_with_librosa(tmp_path):
+    """With librosa: a sustained chord has no beat and less energy than the same chord over a 120 BPM click."""
+    pytest.importorskip("librosa", reason="audio features need librosa (pip install 'moodtune[scan]')")
+    import numpy as np
+
+    from audio import RATE, chord, write_wav
+    from moodtune.music.scan import analyse_audio
+
+    y = chord(8.0)
+    clicks = np.zeros_like(y)
+    for i in range(16):
+        start = int(i * 0.5 * RATE)
+        clicks[start:start + 300] += np.random.default_rng(i).normal(0, 0.5, 300).astype(np.float32)
+    still = analyse_audio(write_wav(tmp_path / "still.wav", y))
+    beat = analyse_audio(write_wav(tmp_path / "beat.wav", np.clip(y + clicks, -1, 1)))
+    assert still["tempo"] == 0 and abs(beat["tempo"] - 120) < 8
+    assert beat["energy"] > still["energy"] + 0.1 and still["mode"] == 1  # A major
+
+
 def test_recommend_carries_audio_links(client, library):
     pl = client.post("/api/recommend", json={"emotion": "sad", "n": 10}).json()
     assert len(pl["tracks"]) == len(library[2])

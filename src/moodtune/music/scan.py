@@ -123,7 +123,10 @@ def analyse_audio(path: Path, seconds: float = 60.0) -> dict | None:
     tempo, _ = librosa.beat.beat_track(y=y, sr=sr)
     rms = float(np.sqrt(np.mean(y**2)) + 1e-9)
     loudness = 20 * np.log10(rms)
-    onsets = librosa.onset.onset_detect(y=y, sr=sr)
+    # onsets: peaks of the log-mel spectral flux at least 0.5 dB above the local mean. Not normalised,
+    # so that a sustained chord has none (normalising turns its tiny fluctuations into ~9 "onsets" a second)
+    env = librosa.onset.onset_strength(y=y, sr=sr)
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, normalize=False, delta=0.5)
     density = len(onsets) / (len(y) / sr)  # onsets per second
     energy = float(np.clip(0.6 * np.clip((loudness + 30) / 25, 0, 1) + 0.4 * np.clip(density / 6, 0, 1), 0, 1))
     chroma = librosa.feature.chroma_cqt(y=y, sr=sr).mean(axis=1)
