@@ -860,10 +860,12 @@ async function init() {
     state.health = h;
     const tracks = h.catalog_tracks ? `, ${h.catalog_tracks} tracks` : "";
     $("#server-status").textContent = `moodtune ${h.version} · ${h.status}${tracks}`;
+    $("#server-status").classList.toggle("bad", h.status !== "ok");
     $("#spotify-save").hidden = !h.spotify;
     if (!h.recommend) $("#playlist-reason").textContent = "Recommendations are not available on this server (music engine not installed).";
   } else {
     $("#server-status").textContent = "server unreachable";
+    $("#server-status").classList.add("bad");
   }
 }
 
