@@ -12,6 +12,8 @@ because it loads its scripts from a CDN, and this app works offline):
   ``n``, ``user``), or a multipart image with the same fields → the playlist JSON of
   ``moodtune recommend --json`` (plus ``faces`` for an image);
 * ``POST /api/feedback``  JSON ``{"track", "action": "like"|"skip", "user"}``; ``GET`` lists a user's;
+* ``GET  /api/audio/{id}``, ``/api/playlist.{m3u8|xspf}``, ``/api/playback``: local playback and
+  playlist export (``moodtune.app.playback``);
 * ``WS   /api/live``      binary messages are JPEG/PNG/WebP frames, each answered by one JSON text
   message with tracked, smoothed faces; a text message ``{"half_life": s}`` or ``{"reset": true}``
   changes that connection's smoothing.
@@ -766,7 +768,8 @@ class BodyLimit:
 
 class SecurityHeaders:
     """Pure ASGI middleware adding a strict Content-Security-Policy and friends to HTTP responses
-    (everything the page needs is served from here; nothing is loaded from elsewhere)."""
+    (everything the page needs is served from here; the one outside frame allowed is Spotify's
+    embed player, and not even that when ``offline``: ``playback.content_security_policy``)."""
 
     HEADERS = [
         (b"x-content-type-options", b"nosniff"),
