@@ -408,6 +408,11 @@ def test_two_browsers_two_listeners(browser, music_server, hopper_path):
     a.get_by_label("Listener name").fill("Ada")
     a.keyboard.press("Enter")
     expect(a.locator("#listener-name")).to_have_text("Ada")
+    a.get_by_role("button", name="Rename").click()
+    a.get_by_label("Listener name").fill("Bob")
+    a.keyboard.press("Escape")  # cancelled: the name stays
+    expect(a.locator("#rename-form")).to_be_hidden()
+    expect(a.locator("#listener-name")).to_have_text("Ada")
     a.reload()
     expect(a.locator("#listener-name")).to_have_text("Ada")
     assert _listener(a) == ida and ida in a.locator("#privacy").inner_text()
@@ -450,7 +455,8 @@ def test_closed_loop_sends_the_mood_over_a_track(music_page):
     pg.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/api/feedback") and r.method == "POST" else None)
     pg.locator("#tracks li[data-play=audio] button.play").first.click()
     pg.wait_for_function("() => document.querySelector('#trajectory li')", timeout=60_000)
-    implicit = [s for s in sent if s.get("implicit")]
+    assert any(s["action"] == "played" for s in sent)  # the track was heard to its end
+    implicit = [s for s in sent if s.get("implicit") and s["action"] != "played"]
     assert implicit and implicit[0]["action"] in ("closer", "farther") and implicit[0]["user"] == _listener(pg)
     assert set(implicit[0]["affect"]) == {"valence_start", "arousal_start", "valence_end", "arousal_end", "samples"}
     assert implicit[0]["affect"]["samples"] >= 4

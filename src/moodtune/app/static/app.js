@@ -106,7 +106,9 @@ function setupRename() {
   $("#rename-btn").addEventListener("click", () => {
     form.hidden = false; input.value = state.listener.name; input.focus(); input.select();
   });
-  $("#rename-cancel").addEventListener("click", () => { form.hidden = true; $("#rename-btn").focus(); });
+  const cancel = () => { form.hidden = true; $("#rename-btn").focus(); };
+  $("#rename-cancel").addEventListener("click", cancel);
+  input.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel(); });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const name = input.value.trim().slice(0, 40);
@@ -749,7 +751,13 @@ function setupPlayer() {
   btn.addEventListener("click", togglePlay);
   audio.addEventListener("play", () => { btn.classList.add("playing"); btn.setAttribute("aria-label", "Pause"); });
   audio.addEventListener("pause", () => { btn.classList.remove("playing"); btn.setAttribute("aria-label", "Play"); });
-  audio.addEventListener("ended", () => { finishTrackLoop(); nextTrack(); });
+  audio.addEventListener("ended", () => {
+    const t = state.current;
+    // listened to the end: an implicit "played" event (a server without it answers 422: nothing to show)
+    if (t) postJSON("/api/feedback", { track: t.id, action: "played", user: user(), implicit: true }).catch(() => {});
+    finishTrackLoop();
+    nextTrack();
+  });
   audio.addEventListener("error", () => { if (state.current) setStatus(`Cannot play ${titleOf(state.current)}: the browser cannot decode this file.`, true); });
   audio.addEventListener("timeupdate", () => {
     if (audio.duration) bar.value = String(Math.round((audio.currentTime / audio.duration) * 1000));
