@@ -12,6 +12,8 @@ because it loads its scripts from a CDN, and this app works offline):
   ``n``, ``user``), or a multipart image with the same fields → the playlist JSON of
   ``moodtune recommend --json`` (plus ``faces`` for an image);
 * ``POST /api/feedback``  JSON ``{"track", "action": "like"|"skip", "user"}``; ``GET`` lists a user's;
+* ``GET  /api/audio/{id}``, ``/api/playlist.{m3u8|xspf}``, ``/api/playback``: local playback and
+  playlist export (``moodtune.app.playback``);
 * ``WS   /api/live``      binary messages are JPEG/PNG/WebP frames, each answered by one JSON text
   message with tracked, smoothed faces; a text message ``{"half_life": s}`` or ``{"reset": true}``
   changes that connection's smoothing.
@@ -47,6 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import moodtune
+from moodtune.app import playback
 from moodtune.emotion.labels import CLASS_VA, CLASSES
 from moodtune.errors import MoodtuneError
 
@@ -376,13 +379,15 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     timeout: float = DEFAULT_TIMEOUT,
     feedback_db: str | os.PathLike | None = None,
+    offline: bool = False,
 ) -> FastAPI:
     """The moodtune web application.
 
     ``detector``/``model``: as for ``moodtune.analyze``; ``catalog``: as for ``moodtune.recommend``
     (default: the user catalogue, else the starter one); ``max_upload_bytes``: the largest
     upload or live frame; ``timeout``: seconds per analysis/recommendation before a 504;
-    ``feedback_db``: the feedback database (default: the user's). Models and catalogue are
+    ``feedback_db``: the feedback database (default: the user's); ``offline``: the page may not
+    frame Spotify's embed player (``moodtune serve --offline``). Models and catalogue are
     loaded when the app starts (its lifespan), once.
     """
     state = ServerState(detector, model, catalog, int(max_upload_bytes), float(timeout),
@@ -402,8 +407,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.moodtune = state
+    app.state.offline = bool(offline)
     app.add_middleware(BodyLimit, limit_for=lambda path: state.max_upload_bytes if path in UPLOAD_PATHS else MAX_JSON_BYTES)
-    app.add_middleware(SecurityHeaders)  # outermost: its headers go on every response, the 413s included
+    app.add_middleware(SecurityHeaders, offline=bool(offline))  # outermost: its headers go on every response, the 413s included
     base_openapi = app.openapi
 
     def openapi() -> dict:
@@ -456,6 +462,7 @@ def create_app(
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(playback.router)  # /api/audio/{id}, /api/playlist.{m3u8|xspf}, /api/playback
 
     # ------------------------------------------------------------------ API
     @app.get("/api/health", summary="Readiness and what this server offers")
@@ -664,6 +671,7 @@ def _recommend(state: ServerState, music, req: RecommendIn, image: bytes | None)
         kwargs["feedback_db"] = state.feedback_db
     playlist = music.recommend(affect, **kwargs)
     out = playlist.to_dict()
+    playback.audio_links(out["tracks"], state.store)  # links.audio for tracks with a scanned local file
     if faces is not None:
         from moodtune.contract import to_json
 
@@ -758,19 +766,18 @@ class BodyLimit:
 
 class SecurityHeaders:
     """Pure ASGI middleware adding a strict Content-Security-Policy and friends to HTTP responses
-    (everything the page needs is served from here; nothing is loaded from elsewhere)."""
+    (everything the page needs is served from here; the one outside frame allowed is Spotify's
+    embed player, and not even that when ``offline``: ``playback.content_security_policy``)."""
 
     HEADERS = [
-        (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-                                     b"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
-                                     b"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
     ]
 
-    def __init__(self, app):
+    def __init__(self, app, offline: bool = False):
         self.app = app
+        self.headers = [(b"content-security-policy", playback.content_security_policy(offline)), *self.HEADERS]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -778,7 +785,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": list(message.get("headers", [])) + self.HEADERS}
+                message = {**message, "headers": list(message.get("headers", [])) + self.headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,6 +1,9 @@
 """``moodtune catalog scan FOLDER``: add a local music library to the catalogue.
 
-Tags (title, artist, album, date, genre) come from mutagen; audio features from librosa
+Tags (title, artist, album, date, genre) come from mutagen; an untagged file named
+"Artist - Title.ext" gives its artist and title. Every scanned file is registered in the
+catalogue's ``local_files`` table (``register_files``/``local_file``): the web app streams
+only files found there. Audio features come from librosa
 when it is installed: tempo (beat tracker), loudness (RMS in dBFS), an energy estimate
 from loudness and onset density, and the mode (major/minor, from a Krumhansl key-profile
 correlation of the chroma). Valence is then the genre's mean shifted by +/-0.1 for
@@ -10,6 +13,9 @@ Install with ``pip install 'moodtune[scan]'`` (mutagen; librosa optional).
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +25,7 @@ from moodtune.errors import MoodtuneError
 from moodtune.music.features import genre_profile, overall_profile, split_genres
 from moodtune.music.importers import add_with_progress
 from moodtune.music.store import CatalogStore
-from moodtune.music.types import Track
+from moodtune.music.types import Track, track_key
 
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".aiff", ".aif", ".wma"}
 
@@ -75,19 +81,34 @@ def read_tags(path: Path) -> dict:
         f = mutagen.File(str(path), easy=True)
     except Exception as exc:  # mutagen raises many types for broken files
         raise ValueError(f"unreadable tags ({exc.__class__.__name__})") from None
-    tags = dict(f.tags or {}) if f is not None and getattr(f, "tags", None) is not None else {}
+    if f is None:
+        raise ValueError("not an audio file mutagen can read")
+    tags = dict(f.tags or {}) if getattr(f, "tags", None) is not None else {}
     year = None
     date = _first(tags, "date")
     if date and date[:4].isdigit():
         year = int(date[:4])
+    name_artist, name_title = name_parts(path)
     return {
-        "title": _first(tags, "title") or path.stem,
-        "artist": _first(tags, "artist") or _first(tags, "albumartist") or "Unknown artist",
+        "title": _first(tags, "title") or name_title,
+        "artist": _first(tags, "artist") or _first(tags, "albumartist") or name_artist or "Unknown artist",
         "album": _first(tags, "album"),
         "year": year,
         "genres": split_genres(_first(tags, "genre")),
         "duration_ms": int(f.info.length * 1000) if f is not None and getattr(f, "info", None) and getattr(f.info, "length", None) else None,
     }
+
+
+def name_parts(path: Path) -> tuple[str | None, str]:
+    """(artist, title) from a file name "Artist - Title.ext" (a leading track number dropped); (None, stem) otherwise."""
+    stem = path.stem.strip()
+    if " - " in stem:
+        artist, title = (x.strip() for x in stem.split(" - ", 1))
+        if artist.isdigit() and " - " in title:  # "01 - Artist - Title"
+            artist, title = (x.strip() for x in title.split(" - ", 1))
+        if artist and title and not artist.isdigit():
+            return artist, title
+    return None, stem
 
 
 def analyse_audio(path: Path, seconds: float = 60.0) -> dict | None:
@@ -102,7 +123,10 @@ def analyse_audio(path: Path, seconds: float = 60.0) -> dict | None:
     tempo, _ = librosa.beat.beat_track(y=y, sr=sr)
     rms = float(np.sqrt(np.mean(y**2)) + 1e-9)
     loudness = 20 * np.log10(rms)
-    onsets = librosa.onset.onset_detect(y=y, sr=sr)
+    # onsets: peaks of the log-mel spectral flux at least 0.5 dB above the local mean. Not normalised,
+    # so that a sustained chord has none (normalising turns its tiny fluctuations into ~9 "onsets" a second)
+    env = librosa.onset.onset_strength(y=y, sr=sr)
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=sr, normalize=False, delta=0.5)
     density = len(onsets) / (len(y) / sr)  # onsets per second
     energy = float(np.clip(0.6 * np.clip((loudness + 30) / 25, 0, 1) + 0.4 * np.clip(density / 6, 0, 1), 0, 1))
     chroma = librosa.feature.chroma_cqt(y=y, sr=sr).mean(axis=1)
@@ -118,6 +142,7 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
         raise MoodtuneError(f"not a folder: {folder}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     rep = ScanReport(str(folder), files=len(files))
+    found: list[tuple[Track, Path]] = []
 
     def tracks():
         for p in files:
@@ -132,6 +157,7 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
             prof = genre_profile(tags["genres"]) or overall_profile()
             t = Track(title=tags["title"], artists=[tags["artist"]], album=tags["album"], year=tags["year"],
                       genres=tags["genres"], duration_ms=tags["duration_ms"], sources=[f"scan:{folder.name}"])
+            found.append((t, p))
             if feats:
                 rep.analysed += 1
                 t.tempo, t.loudness, t.energy, t.mode = feats["tempo"], feats["loudness"], feats["energy"], feats["mode"]
@@ -142,4 +168,71 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
 
     res = add_with_progress(store, tracks(), progress, len(files), f"scanning {folder.name}", " files")
     rep.added, rep.merged, rep.total = res.added, res.merged, res.total
+    register_files(store, [(_stored_id(store, t), t.key, p) for t, p in found])
     return rep
+
+
+# ----------------------------------------------------------------------------- the local files registry
+
+_FILES_SCHEMA = """CREATE TABLE IF NOT EXISTS local_files (
+    key TEXT PRIMARY KEY, track_id TEXT NOT NULL, path TEXT NOT NULL, added REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS local_files_id ON local_files(track_id);"""
+
+
+def _stored_id(store: CatalogStore, t: Track) -> str:
+    """The id the catalogue gives ``t`` after merging (a Spotify id when a duplicate had one)."""
+    found = store.find(f"{t.title} - {t.artist}")
+    return found[0].id if found else t.id
+
+
+def _files_conn(store: CatalogStore) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the catalogue's database (its own for a file, the store's for an in-memory one)."""
+    if store.path == ":memory:":
+        return store._conn, False  # noqa: SLF001 - an in-memory database has no second connection
+    return sqlite3.connect(store.path, timeout=30), True
+
+
+def register_files(store: CatalogStore, files: list[tuple[str, str, Path]]) -> None:
+    """Record (track id, track key, file) triples: the files the web app may stream (latest scan wins)."""
+    if not files:
+        return
+    conn, own = _files_conn(store)
+    try:
+        with conn if own else nullcontext():
+            conn.executescript(_FILES_SCHEMA)
+            conn.executemany("INSERT OR REPLACE INTO local_files VALUES (?, ?, ?, ?)",
+                             [(key, tid, str(Path(p).resolve()), time.time()) for tid, key, p in files])
+    except sqlite3.Error as exc:
+        raise MoodtuneError(f"cannot record the scanned files in {store.path}: {exc}") from None
+    finally:
+        if own:
+            conn.close()
+
+
+def local_files(store, ids: list[str] = (), keys: list[str] = ()) -> dict[str, Path]:
+    """Registered files by track id or key: ``{id_or_key: path}`` for those found (an empty dict
+    for a store that is not a SQLite catalogue or has no scanned files)."""
+    if not isinstance(store, CatalogStore) or not (ids or keys):
+        return {}
+    conn, own = _files_conn(store)
+    out: dict[str, Path] = {}
+    try:
+        ids, keys = list(ids), list(keys)
+        rows = conn.execute(
+            f"SELECT track_id, key, path FROM local_files WHERE track_id IN ({','.join('?' * len(ids)) or 'NULL'}) "
+            f"OR key IN ({','.join('?' * len(keys)) or 'NULL'})", ids + keys).fetchall()
+    except sqlite3.OperationalError:  # no table: nothing was scanned into this catalogue
+        rows = []
+    finally:
+        if own:
+            conn.close()
+    for tid, key, path in rows:
+        out[tid] = out[key] = Path(path)
+    return out
+
+
+def local_file(store, track_id: str, title: str | None = None, artist: str | None = None) -> Path | None:
+    """The registered file of one track (by id, else by title and artist), or None."""
+    key = track_key(title, artist) if title else None
+    found = local_files(store, [track_id], [key] if key else [])
+    return found.get(track_id) or (found.get(key) if key else None)
