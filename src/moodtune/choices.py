@@ -1,0 +1,62 @@
+"""The choices a user can name (detectors, strategies, emotions, feedback actions) as ``Enum`` types.
+
+The CLI's option choices and the HTTP API's enums are both built here by ``choice_enum`` from the
+registries, so a new detector or strategy shows up in ``--help`` and in ``/openapi.json`` at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+from functools import lru_cache
+
+
+def choice_enum(name: str, values: Iterable[str]) -> type[Enum]:
+    """A ``str`` ``Enum`` called ``name`` whose members are ``values`` (member name = value)."""
+    members = list(dict.fromkeys(values))
+    return Enum(name, {v: v for v in members}, type=str)  # type: ignore[return-value]
+
+
+def detector_names() -> list[str]:
+    """The face detectors' names (lead: point at ``moodtune.list_detectors()``)."""
+    from moodtune.vision.detect import detector_names as names
+
+    return names()
+
+
+def strategy_names() -> list[str]:
+    """The playlist strategies, ``auto`` first (lead: point at the strategies registry)."""
+    from moodtune.music.strategies import STRATEGIES
+
+    return ["auto", *[s for s in STRATEGIES if s != "auto"]]
+
+
+def emotion_names() -> list[str]:
+    """The 7 FER2013 classes."""
+    from moodtune.emotion.labels import CLASSES
+
+    return list(CLASSES)
+
+
+#: Feedback actions accepted today (lead: H3's like/skip/played/closer/farther registry).
+FEEDBACK_ACTIONS = ("like", "skip")
+
+
+@lru_cache(maxsize=None)
+def Detector() -> type[Enum]:  # noqa: N802 - it returns a type
+    return choice_enum("Detector", detector_names())
+
+
+@lru_cache(maxsize=None)
+def Strategy() -> type[Enum]:  # noqa: N802
+    return choice_enum("Strategy", strategy_names())
+
+
+@lru_cache(maxsize=None)
+def Emotion() -> type[Enum]:  # noqa: N802
+    return choice_enum("Emotion", emotion_names())
+
+
+@lru_cache(maxsize=None)
+def FeedbackAction() -> type[Enum]:  # noqa: N802
+    return choice_enum("FeedbackAction", FEEDBACK_ACTIONS)

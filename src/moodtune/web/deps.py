@@ -1,0 +1,69 @@
+"""Route dependencies: the process's ``ServerState``, an uploaded image's bytes, running the CPU work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import Request, UploadFile
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from moodtune.web.errors import ApiError
+from moodtune.web.state import ServerState, TimedOut
+
+T = TypeVar("T")
+
+#: Content types accepted for an image (a browser sends octet-stream for unknown suffixes).
+ACCEPTED_TYPES = {"application/octet-stream"}
+
+#: OpenAPI: besides the multipart form, the upload routes take the image as the raw body.
+RAW_IMAGE_BODY = {"requestBody": {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.moodtune
+
+
+def is_image_type(ctype: str | None) -> bool:
+    base = (ctype or "").split(";")[0].strip().lower()
+    return base.startswith("image/") or base in ACCEPTED_TYPES
+
+
+def content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def image_bytes(request: Request, image: UploadFile | None) -> bytes | None:
+    """The image of a request: the form's ``image`` file (else its first file), or a raw ``image/*`` body.
+
+    None when a form holds no file. Raises ``ApiError`` 415 for a non-image, 422 for an empty one.
+    """
+    ctype = content_type(request)
+    if ctype == "multipart/form-data":
+        if image is None:
+            form = await request.form()  # parsed once already, by FastAPI: this is the cached form
+            image = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)
+        if image is None:
+            return None
+        if not is_image_type(image.content_type):
+            raise ApiError(415, f"the uploaded file is {image.content_type}, not an image "
+                                "(send a JPEG, PNG, WebP, BMP, GIF or TIFF)")
+        data = await image.read()
+        if not data:
+            raise ApiError(422, "the uploaded file is empty")
+        return data
+    if is_image_type(ctype):
+        data = await request.body()
+        if not data:
+            raise ApiError(422, "the request body is empty")
+        return data
+    raise ApiError(415, "expected an image: multipart/form-data with a field 'image', or an image/* body; "
+                        f"got {ctype or 'no content type'}")
+
+
+async def run(state: ServerState, fn: Callable[..., T], *args: Any) -> T:
+    """``state.run`` with its timeout answered as 504."""
+    try:
+        return await state.run(fn, *args)
+    except TimedOut:
+        raise ApiError(504, f"the request took longer than {state.timeout:g} s") from None

@@ -1,0 +1,74 @@
+"""Pure ASGI middleware: request-body limits (uvicorn has none) and the security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+def too_large(limit: int, what: str = "upload") -> str:
+    """The 413 message: ``upload is larger than the 15 MB limit``."""
+    size = f"{limit / 2**20:.3g} MB" if limit >= 2**20 else f"{limit / 1024:.3g} KB"
+    return f"{what} is larger than the {size} limit"
+
+
+class BodyLimit:
+    """A request body over ``limit_for(path)`` bytes gets a JSON 413, whether its Content-Length says
+    so up front or a chunked body grows past the limit while it is read. ``what_for(path)`` names the
+    body in the message (``upload`` or ``request body``)."""
+
+    def __init__(self, app: Any, limit_for: Callable[[str], int], what_for: Callable[[str], str]):
+        self.app, self.limit_for, self.what_for = app, limit_for, what_for
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit_for(scope["path"])
+        message = too_large(limit, self.what_for(scope["path"]))
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await JSONResponse({"error": message}, status_code=413)(scope, receive, send)
+        if declared and not declared.isdigit():
+            return await JSONResponse({"error": "invalid Content-Length header"}, status_code=400)(scope, receive, send)
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            chunk = await receive()
+            received += len(chunk.get("body", b""))
+            if received > limit:  # answered by the app's HTTPException handler
+                raise StarletteHTTPException(413, message)
+            return chunk
+
+        await self.app(scope, limited_receive, send)
+
+
+class SecurityHeaders:
+    """A strict Content-Security-Policy and friends on every HTTP response (the page loads nothing
+    from elsewhere)."""
+
+    HEADERS = [
+        (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+                                     b"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
+                                     b"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
+    ]
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", [])) + self.HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,86 @@
+"""``POST /api/recommend``: a playlist for an uploaded image, an emotion or a valence/arousal point."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import ValidationError
+
+from moodtune.emotion.labels import CLASSES
+from moodtune.web import work
+from moodtune.web.deps import content_type, get_state, image_bytes, run
+from moodtune.web.errors import ApiError, describe, responses
+from moodtune.web.schemas import PlaylistOut, RecommendFields, RecommendForm, RecommendIn
+from moodtune.web.state import MAX_JSON_BYTES, ServerState, Work
+
+router = APIRouter(tags=["music"])
+
+#: OpenAPI: the JSON form of the request, besides the multipart one FastAPI documents from the signature.
+JSON_BODY = {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecommendIn"}}}}}
+
+
+@router.post("/api/recommend", response_model=PlaylistOut, summary="A playlist for an image, an emotion or a valence/arousal point",
+             responses=responses(400, 413, 415, 422, 504), openapi_extra=JSON_BODY)
+async def recommend(request: Request, state: Annotated[ServerState, Depends(get_state)],
+                    fields: Annotated[RecommendForm, Form()],
+                    image: Annotated[UploadFile | None, File(description="a photo: the playlist is for its faces")] = None) -> Any:
+    """JSON ``{"emotion"}`` or ``{"valence", "arousal"}`` (plus ``strategy``, ``n``, ``user``), or a multipart
+    form with the ``image`` and the same fields: the playlist JSON of ``moodtune recommend --json``."""
+    req: RecommendFields
+    data = None
+    if content_type(request) == "application/json":
+        raw = await request.body()
+        if len(raw) > MAX_JSON_BYTES:
+            raise ApiError(413, "request body is larger than the 64 KB limit")
+        try:
+            req = RecommendIn.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            raise ApiError(422, "invalid request: " + describe(exc.errors())) from None
+    else:
+        data = await image_bytes(request, image)
+        if data is None and fields.emotion is None and fields.valence is None:
+            raise ApiError(422, "nothing to recommend for: send an image, an emotion, or valence and arousal")
+        req = fields
+    return await run(state, recommend_for, state, req, data)
+
+
+def recommend_for(w: Work, state: ServerState, req: RecommendFields, image: bytes | None) -> dict[str, Any]:
+    from moodtune.music.recommend import recommend as make_playlist
+
+    faces = None
+    affect: Any
+    if image is not None:
+        bgr = work.decode(image)
+        w.checkpoint()
+        faces = work.faces(state, w, bgr)
+        if not faces:
+            raise ApiError(422, "no face found in the image: try another photo or pick a mood by hand")
+        affect = faces
+    elif req.valence is not None and req.arousal is not None:
+        affect = affect_of_point(req)
+    else:
+        affect = req.emotion.value
+    w.checkpoint()
+    kwargs: dict[str, Any] = {"strategy": req.strategy.value, "n": req.n, "catalog": state.store, "user": req.user}
+    if state.settings.feedback_db and req.user:
+        kwargs["feedback_db"] = state.settings.feedback_db
+    out = make_playlist(affect, **kwargs).to_dict()
+    if faces is not None:
+        out["faces"] = faces
+    return out
+
+
+def affect_of_point(req: RecommendFields) -> Any:
+    """A valence/arousal point as the engine's ``Affect``, keeping the face's emotion when the page sends it."""
+    from moodtune.music.types import Affect
+
+    aff = Affect.from_va(req.valence, req.arousal)
+    if req.emotion is not None:
+        aff.emotion = req.emotion.value
+    probs = getattr(req, "probabilities", None)
+    if probs:
+        aff.probabilities = {c: float(probs.get(c, 0.0)) for c in CLASSES}
+    if req.source:
+        aff.source = {"face": "face", "group": "group of faces", "manual": "valence/arousal"}[req.source]
+    return aff

@@ -1,0 +1,235 @@
+"""What the HTTP API takes and answers: request bodies as pydantic models, responses as the core
+dataclasses (``moodtune.contract``) inside small pydantic envelopes.
+
+A face is the core ``FaceResult`` (the same JSON as ``moodtune analyze --json`` and the WebSocket);
+a live face is that face plus its ``track`` id and this frame's unsmoothed ``raw_emotion``.
+Enums (emotions, strategies, feedback actions) come from ``moodtune.choices``, i.e. the registries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from moodtune import choices
+from moodtune.api import FaceResult  # lead: moodtune.types.FaceResult
+
+Emotion = choices.Emotion()
+Strategy = choices.Strategy()
+FeedbackAction = choices.FeedbackAction()
+
+#: The JSON of one face: the core type itself.
+Face = FaceResult
+
+
+@dataclass(kw_only=True)
+class LiveFace(FaceResult):
+    """A face in the live stream: the smoothed face, its ``track`` id and this frame's top class before smoothing."""
+
+    track: int
+    raw_emotion: str
+
+    @classmethod
+    def of(cls, tracked: Any) -> LiveFace:
+        """From a ``moodtune.video.TrackedFace``."""
+        face = tracked.face
+        return cls(**{f.name: getattr(face, f.name) for f in fields(FaceResult)}, track=tracked.track,
+                   raw_emotion=tracked.raw.emotion)
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+class AnalyzeOut(BaseModel):
+    faces: list[Face]  # type: ignore[valid-type]
+    width: int
+    height: int
+
+
+class LiveFrameOut(BaseModel):
+    """One answer of the ``/api/live`` WebSocket per binary frame."""
+
+    frame: int
+    width: int
+    height: int
+    faces: list[LiveFace]
+    group: Face | None = Field(None, description="mean smoothed affect of all faces (with two faces or more)")  # type: ignore[valid-type]
+    ms: float = Field(description="server processing time of this frame")
+
+
+class LiveControlOut(BaseModel):
+    ok: bool
+    half_life: float
+
+
+class AffectOut(BaseModel):
+    emotion: str
+    valence: float
+    arousal: float
+    source: str
+
+
+class PlaylistTrackOut(BaseModel):
+    title: str
+    artist: str
+    id: str
+    year: int | None
+    genre: str | None
+    valence: float | None
+    energy: float | None
+    arousal: float | None
+    tempo: float | None
+    popularity: float | None
+    estimated: list[str]
+    links: dict[str, str]
+    why: str
+
+
+class PlaylistOut(BaseModel):
+    """``Playlist.to_dict()`` (the JSON of ``moodtune recommend --json``), plus the faces of an uploaded image."""
+
+    affect: AffectOut
+    strategy: str
+    strategy_reason: str
+    catalog: str
+    tracks: list[PlaylistTrackOut]
+    faces: list[Face] | None = Field(None, description="the faces found in the uploaded image")  # type: ignore[valid-type]
+
+
+class FeedbackOut(BaseModel):
+    stored: bool
+    id: int
+    user: str
+    track: str
+    title: str
+    artist: str
+    action: str
+
+
+class FeedbackEventOut(BaseModel):
+    id: int
+    track: str
+    title: str
+    artist: str
+    action: str
+    ts: float
+
+
+class FeedbackListOut(BaseModel):
+    user: str
+    events: list[FeedbackEventOut]
+
+
+class CatalogTrackOut(BaseModel):
+    """``Track.to_dict()``: one catalogue track."""
+
+    id: str
+    title: str
+    artist: str
+    album: str | None
+    year: int | None
+    genres: list[str]
+    popularity: float | None
+    valence: float | None
+    energy: float | None
+    arousal: float | None
+    tempo: float | None
+    estimated: list[str]
+    sources: list[str]
+    links: dict[str, str]
+
+
+class CatalogSearchOut(BaseModel):
+    catalog: str
+    tracks: list[CatalogTrackOut]
+
+
+class SpotifySavedOut(BaseModel):
+    saved: bool
+    url: str
+    name: str
+    tracks: int
+
+
+class SpotifyLoginOut(BaseModel):
+    error: str
+    login_url: str
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="'ok' once models and catalogue are loaded")
+    version: str
+    classes: list[str]
+    class_va: dict[str, list[float]]
+    strategies: list[str]
+    recommend: bool
+    catalog: str | None
+    catalog_tracks: int | None
+    spotify: bool
+    max_upload_bytes: int
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+#: JSON Schema for "what to recommend for": an emotion, or both coordinates of a point (not null).
+BY_EMOTION = {"required": ["emotion"], "properties": {"emotion": {"type": "string"}}}
+BY_POINT = {"required": ["valence", "arousal"], "properties": {"valence": {"type": "number"}, "arousal": {"type": "number"}}}
+POINT_PAIRS = {"valence": ["arousal"], "arousal": ["valence"]}
+
+
+class RecommendFields(BaseModel):
+    """What to recommend for besides an image: an ``emotion``, or a ``valence``/``arousal`` point."""
+
+    emotion: Emotion | None = Field(None, description="a FER2013 class; with valence/arousal: the face's class")  # type: ignore[valid-type]
+    valence: float | None = Field(None, ge=-1, le=1)
+    arousal: float | None = Field(None, ge=-1, le=1)
+    source: str | None = Field(None, pattern="^(face|group|manual)$", description="where the point came from")
+    strategy: Strategy = Field(Strategy("auto"), description="how to pick the music")  # type: ignore[valid-type]
+    n: int = Field(10, ge=1, le=50, description="playlist length")
+    user: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
+                             description="listener name for feedback and history")
+
+    @model_validator(mode="after")
+    def _point_complete(self) -> RecommendFields:
+        if (self.valence is None) != (self.arousal is None):
+            raise ValueError("give both valence and arousal")
+        return self
+
+
+class RecommendIn(RecommendFields):
+    """A JSON request: give ``emotion``, or ``valence`` and ``arousal`` (both in [-1, 1]), optionally ``probabilities``."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT], "dependentRequired": POINT_PAIRS})
+
+    probabilities: dict[str, float] | None = Field(None, description="the face's class probabilities, if known")
+
+    @model_validator(mode="after")
+    def _something_to_go_by(self) -> RecommendIn:
+        if self.emotion is None and self.valence is None:
+            raise ValueError("nothing to recommend for: send an image, an emotion, or valence and arousal")
+        return self
+
+
+class RecommendForm(RecommendFields):
+    """A multipart request: the ``image`` file, and the fields of a JSON request as text fields."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["image"]}, BY_EMOTION, BY_POINT],
+                                                 "dependentRequired": POINT_PAIRS})
+
+
+class FeedbackIn(BaseModel):
+    track: str = Field(min_length=1, max_length=500, description="track id (from a playlist) or 'Title - Artist'")
+    action: FeedbackAction  # type: ignore[valid-type]
+    user: str = Field("default", min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+class SpotifySaveIn(BaseModel):
+    tracks: list[str] = Field(min_length=1, max_length=100, description="track ids from a playlist")
+    name: str = Field("moodtune", min_length=1, max_length=100)
