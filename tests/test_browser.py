@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from load import serve  # bench/load.py: the real server on a free loopback port
+from helpers import serve  # the real server on a free loopback port
 from moodtune.emotion.labels import CLASSES
 
 from playwright.sync_api import expect, sync_playwright  # the test extra: pip install playwright (no browser download)

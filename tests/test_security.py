@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 httpx = pytest.importorskip("httpx")
 psutil = pytest.importorskip("psutil")
-from load import hopper_jpeg, serve  # noqa: E402
+from helpers import hopper_jpeg, serve  # noqa: E402
 from test_music_spotify import FakeSpotify  # noqa: E402
 
 from moodtune import MoodtuneError  # noqa: E402

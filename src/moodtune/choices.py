@@ -31,6 +31,13 @@ def strategy_names() -> list[str]:
     return ["auto", *[s for s in STRATEGIES if s != "auto"]]
 
 
+def strategy_help() -> str:
+    """One line per strategy (name and what it does), for help texts."""
+    from moodtune.music.strategies import DESCRIPTIONS
+
+    return "\n".join(f"  {name:<9} {DESCRIPTIONS[name]}" for name in strategy_names())
+
+
 def emotion_names() -> list[str]:
     """The 7 FER2013 classes."""
     from moodtune.emotion.labels import CLASSES

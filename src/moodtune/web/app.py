@@ -32,8 +32,8 @@ import moodtune
 from moodtune.web import errors
 from moodtune.web.middleware import BodyLimit, SecurityHeaders
 from moodtune.web.routers import analyze, catalog, feedback, health, live, recommend, spotify
-from moodtune.web.schemas import LiveControlOut, LiveFrameOut, RecommendIn
-from moodtune.web.state import MAX_JSON_BYTES, ServerState, Settings
+from moodtune.web.schemas import LiveControlOut, LiveFrameOut, RecommendForm, RecommendIn
+from moodtune.web.state import MAX_JSON_BYTES, ServerState, Settings, spotify_configured
 from moodtune.web.static_files import STATIC
 
 log = logging.getLogger("moodtune.server")
@@ -69,8 +69,10 @@ def create_app(settings: Settings | None = None, **options: Any) -> FastAPI:
                   form_limits={"max_files": 4, "max_fields": 32})
     app.state.moodtune = state
     errors.install(app)
-    for r in (health, analyze, recommend, feedback, catalog, spotify, live):
+    for r in (health, analyze, recommend, feedback, catalog, live):
         app.include_router(r.router)
+    if spotify_configured():  # read once, at start-up: without credentials the route does not exist
+        app.include_router(spotify.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limit_for=lambda p: settings.max_upload_bytes if p in UPLOAD_PATHS else MAX_JSON_BYTES,
                        what_for=lambda p: "upload" if p in UPLOAD_PATHS else "request body")
@@ -87,8 +89,8 @@ def _document_extra_models(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = base()
-            _, defs = models_json_schema([(m, "validation" if m is RecommendIn else "serialization")
-                                          for m in (RecommendIn, LiveFrameOut, LiveControlOut)],
+            _, defs = models_json_schema([(m, "validation" if m in (RecommendIn, RecommendForm) else "serialization")
+                                          for m in (RecommendIn, RecommendForm, LiveFrameOut, LiveControlOut)],
                                          ref_template="#/components/schemas/{model}")
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = schema

@@ -178,6 +178,9 @@ class HealthOut(BaseModel):
 # ----------------------------------------------------------------------------- requests
 
 
+#: A listener name: 1 to 64 letters, digits, printable ASCII and spaces, not starting with a space.
+USER_PATTERN = r"^[\w!-~][\w !-~]*$"
+
 #: JSON Schema for "what to recommend for": an emotion, or both coordinates of a point (not null).
 BY_EMOTION = {"required": ["emotion"], "properties": {"emotion": {"type": "string"}}}
 BY_POINT = {"required": ["valence", "arousal"], "properties": {"valence": {"type": "number"}, "arousal": {"type": "number"}}}
@@ -187,13 +190,14 @@ POINT_PAIRS = {"valence": ["arousal"], "arousal": ["valence"]}
 class RecommendFields(BaseModel):
     """What to recommend for besides an image: an ``emotion``, or a ``valence``/``arousal`` point."""
 
-    emotion: Emotion | None = Field(None, description="a FER2013 class; with valence/arousal: the face's class")  # type: ignore[valid-type]
-    valence: float | None = Field(None, ge=-1, le=1)
-    arousal: float | None = Field(None, ge=-1, le=1)
-    source: str | None = Field(None, pattern="^(face|group|manual)$", description="where the point came from")
+    # optional but never null (a form field cannot say null): the defaults are None
+    emotion: Emotion = Field(None, description="a FER2013 class; with valence/arousal: the face's class")  # type: ignore[valid-type]
+    valence: float = Field(None, ge=-1, le=1)  # type: ignore[assignment]
+    arousal: float = Field(None, ge=-1, le=1)  # type: ignore[assignment]
+    source: str = Field(None, pattern="^(face|group|manual)$", description="where the point came from")  # type: ignore[assignment]
     strategy: Strategy = Field(Strategy("auto"), description="how to pick the music")  # type: ignore[valid-type]
     n: int = Field(10, ge=1, le=50, description="playlist length")
-    user: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
+    user: str = Field(None, min_length=1, max_length=64, pattern=USER_PATTERN,  # type: ignore[assignment]
                              description="listener name for feedback and history")
 
     @model_validator(mode="after")
@@ -206,9 +210,9 @@ class RecommendFields(BaseModel):
 class RecommendIn(RecommendFields):
     """A JSON request: give ``emotion``, or ``valence`` and ``arousal`` (both in [-1, 1]), optionally ``probabilities``."""
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT], "dependentRequired": POINT_PAIRS})
+    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT], "dependentRequired": POINT_PAIRS})
 
-    probabilities: dict[str, float] | None = Field(None, description="the face's class probabilities, if known")
+    probabilities: dict[str, float] = Field(None, description="the face's class probabilities, if known")  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _something_to_go_by(self) -> RecommendIn:
@@ -220,14 +224,17 @@ class RecommendIn(RecommendFields):
 class RecommendForm(RecommendFields):
     """A multipart request: the ``image`` file, and the fields of a JSON request as text fields."""
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["image"]}, BY_EMOTION, BY_POINT],
+    image: bytes = Field(None, description="a photo: the playlist is for its faces", min_length=1,  # type: ignore[assignment]
+                         json_schema_extra={"format": "binary"})
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["image"]}, BY_EMOTION, BY_POINT],  # noqa: RUF012
                                                  "dependentRequired": POINT_PAIRS})
 
 
 class FeedbackIn(BaseModel):
     track: str = Field(min_length=1, max_length=500, description="track id (from a playlist) or 'Title - Artist'")
     action: FeedbackAction  # type: ignore[valid-type]
-    user: str = Field("default", min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+    user: str = Field("default", min_length=1, max_length=64, pattern=USER_PATTERN)
 
 
 class SpotifySaveIn(BaseModel):

@@ -159,6 +159,8 @@ class ServerState:
             await self.limiter.acquire()
         if waiting.cancelled_caught:
             raise TimedOut
+        result: Any = None
+        error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
                 async def watchdog() -> None:
@@ -166,18 +168,22 @@ class ServerState:
                     work.cancel()
 
                 tg.start_soon(watchdog)
+                self.started_work += 1
                 try:
-                    self.started_work += 1
                     # not abandoned on cancellation: the slot stays taken until the thread is done
-                    return await anyio.to_thread.run_sync(_call, fn, work, args)
-                except Cancelled:
-                    self.cancelled_work += 1
-                    raise TimedOut from None
-                finally:
-                    self.finished_work += 1
-                    tg.cancel_scope.cancel()
+                    result = await anyio.to_thread.run_sync(_call, fn, work, args)
+                except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group
+                    error = exc
+                self.finished_work += 1
+                tg.cancel_scope.cancel()
         finally:
             self.limiter.release()
+        if isinstance(error, Cancelled):
+            self.cancelled_work += 1
+            raise TimedOut
+        if error is not None:
+            raise error
+        return result
 
 
 def _call(fn: Callable[..., T], work: Work, args: tuple) -> T:

@@ -18,7 +18,8 @@ router = APIRouter(tags=["analyze"])
 @router.post("/api/analyze", response_model=AnalyzeOut, summary="Faces and emotions in an image",
              responses=responses(400, 413, 415, 422, 504), openapi_extra=RAW_IMAGE_BODY)
 async def analyze(request: Request, state: Annotated[ServerState, Depends(get_state)],
-                  image: Annotated[UploadFile | None, File(description="a JPEG, PNG, WebP, BMP, GIF or TIFF")] = None) -> Any:
+                  image: Annotated[UploadFile | str | None, File(description="a JPEG, PNG, WebP, BMP, GIF or TIFF",
+                                                                 json_schema_extra={"minLength": 1})] = None) -> Any:
     """Each face in the shape of ``moodtune analyze --json``; the image is decoded in memory, never stored."""
     data = await image_bytes(request, image)
     if data is None:

@@ -6,18 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from moodtune.web.deps import get_state, run
+from moodtune.web.deps import find_track, get_state, run
 from moodtune.web.errors import responses
-from moodtune.web.schemas import FeedbackIn, FeedbackListOut, FeedbackOut
+from moodtune.web.schemas import USER_PATTERN, FeedbackIn, FeedbackListOut, FeedbackOut
 from moodtune.web.state import ServerState, Work
 
 router = APIRouter(tags=["music"])
 
-User = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", description="listener name")]
+User = Annotated[str, Query(min_length=1, max_length=64, pattern=USER_PATTERN, description="listener name")]
 
 
 @router.post("/api/feedback", response_model=FeedbackOut, summary="Store a like or skip for a track",
-             responses=responses(413, 422, 504))
+             responses=responses(404, 409, 413, 422, 504))
 async def feedback(body: FeedbackIn, state: Annotated[ServerState, Depends(get_state)]) -> Any:
     return await run(state, _store, state, body)
 
@@ -26,7 +26,7 @@ def _store(w: Work, state: ServerState, body: FeedbackIn) -> dict[str, Any]:
     from moodtune.music.recommend import feedback as store_feedback
 
     extra = {"feedback_db": state.settings.feedback_db} if state.settings.feedback_db else {}
-    ev = store_feedback(body.track, body.action.value, user=body.user, catalog=state.store, **extra)
+    ev = store_feedback(find_track(state, body.track), body.action.value, user=body.user, catalog=state.store, **extra)
     return {"stored": True, "id": ev.id, "user": ev.user, "track": ev.track_id, "title": ev.title,
             "artist": ev.artist, "action": ev.action}
 

@@ -4,44 +4,50 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
 from moodtune.emotion.labels import CLASSES
 from moodtune.web import work
-from moodtune.web.deps import content_type, get_state, image_bytes, run
+from moodtune.web.deps import IMAGE_ENCODING, content_type, form_of, get_state, image_bytes, run
 from moodtune.web.errors import ApiError, describe, responses
 from moodtune.web.schemas import PlaylistOut, RecommendFields, RecommendForm, RecommendIn
 from moodtune.web.state import MAX_JSON_BYTES, ServerState, Work
 
 router = APIRouter(tags=["music"])
 
-#: OpenAPI: the JSON form of the request, besides the multipart one FastAPI documents from the signature.
-JSON_BODY = {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecommendIn"}}}}}
+#: OpenAPI: the two forms of the request body, from the models (the route reads the body itself).
+BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/RecommendIn"}},
+    "multipart/form-data": {"schema": {"$ref": "#/components/schemas/RecommendForm"}, **IMAGE_ENCODING},
+}}}
 
 
 @router.post("/api/recommend", response_model=PlaylistOut, summary="A playlist for an image, an emotion or a valence/arousal point",
-             responses=responses(400, 413, 415, 422, 504), openapi_extra=JSON_BODY)
-async def recommend(request: Request, state: Annotated[ServerState, Depends(get_state)],
-                    fields: Annotated[RecommendForm, Form()],
-                    image: Annotated[UploadFile | None, File(description="a photo: the playlist is for its faces")] = None) -> Any:
+             responses=responses(400, 413, 415, 422, 504), openapi_extra=BODY)
+async def recommend(request: Request, state: Annotated[ServerState, Depends(get_state)]) -> Any:
     """JSON ``{"emotion"}`` or ``{"valence", "arousal"}`` (plus ``strategy``, ``n``, ``user``), or a multipart
     form with the ``image`` and the same fields: the playlist JSON of ``moodtune recommend --json``."""
     req: RecommendFields
     data = None
-    if content_type(request) == "application/json":
-        raw = await request.body()
-        if len(raw) > MAX_JSON_BYTES:
-            raise ApiError(413, "request body is larger than the 64 KB limit")
-        try:
+    try:
+        if content_type(request) == "application/json":
+            raw = await request.body()
+            if len(raw) > MAX_JSON_BYTES:
+                raise ApiError(413, "request body is larger than the 64 KB limit")
             req = RecommendIn.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            raise ApiError(422, "invalid request: " + describe(exc.errors())) from None
-    else:
-        data = await image_bytes(request, image)
-        if data is None and fields.emotion is None and fields.valence is None:
-            raise ApiError(422, "nothing to recommend for: send an image, an emotion, or valence and arousal")
-        req = fields
+        elif content_type(request) == "multipart/form-data":
+            form = await form_of(request)
+            req = RecommendForm.model_validate({k: v for k, v in form.items() if k != "image" and isinstance(v, str)})
+            image = form.get("image")
+            data = await image_bytes(request, image) if image is not None else None
+            if data is None and req.emotion is None and req.valence is None:
+                raise ApiError(422, "nothing to recommend for: send an image, an emotion, or valence and arousal")
+        else:
+            data = await image_bytes(request, None)
+            req = RecommendForm()
+    except ValidationError as exc:
+        raise ApiError(422, "invalid request: " + describe(exc.errors())) from None
     return await run(state, recommend_for, state, req, data)
 
 

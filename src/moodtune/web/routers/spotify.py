@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from moodtune.errors import MoodtuneError
-from moodtune.web.deps import get_state, run
+from moodtune.web.deps import find_track, get_state, run
 from moodtune.web.errors import ApiError, responses
 from moodtune.web.schemas import SpotifyLoginOut, SpotifySavedOut, SpotifySaveIn
 from moodtune.web.state import ServerState, Work, spotify_configured
@@ -21,7 +21,7 @@ log = logging.getLogger("moodtune.server")
 
 @router.post("/api/spotify/save", response_model=SpotifySavedOut, summary="Save tracks as a playlist in the listener's Spotify account",
              responses={401: {"model": SpotifyLoginOut, "description": "log in first: open `login_url`, then save again"},
-                        **responses(413, 422, 503, 504)})
+                        **responses(404, 409, 413, 422, 504)})
 async def save(body: SpotifySaveIn, state: Annotated[ServerState, Depends(get_state)]) -> Any:
     if not spotify_configured():
         raise ApiError(503, "Spotify is not configured on this server: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET")
@@ -29,7 +29,6 @@ async def save(body: SpotifySaveIn, state: Annotated[ServerState, Depends(get_st
 
 
 def _save(w: Work, state: ServerState, body: SpotifySaveIn) -> Any:
-    from moodtune.music.recommend import resolve_track
     from moodtune.music.spotify import SpotifyAuth, SpotifyClient
 
     client = SpotifyClient.from_env()
@@ -45,7 +44,7 @@ def _save(w: Work, state: ServerState, body: SpotifySaveIn) -> Any:
             auth = next(iter(state.spotify_logins.values()))
         return JSONResponse({"error": "log in to Spotify in the page that opens, then press save again",
                              "login_url": auth.authorize_url()}, status_code=401)
-    tracks = [resolve_track(t, state.store) for t in body.tracks]
+    tracks = [find_track(state, t) for t in body.tracks]
     w.checkpoint()
     ref = client.save_playlist(token, body.name, tracks)
     return {"saved": True, "url": ref.url, "name": ref.name, "tracks": ref.tracks}

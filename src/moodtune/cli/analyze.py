@@ -7,37 +7,47 @@ import os
 import sys
 from pathlib import Path
 
+from typing import Annotated
+
+import typer
+
+from moodtune.cli.common import DetectorOpt, ModelOpt, display, value
+from moodtune.contract import to_json
 from moodtune.errors import MoodtuneError
 from moodtune.vision.decode import IMAGE_SUFFIXES
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "analyze",
-        help="find faces in images and classify their expressions",
-        description="Find the faces in each image (folders are searched recursively), classify each face's "
-        "expression into angry, disgust, fear, happy, sad, surprise, neutral, and place it on the "
-        "valence/arousal plane. Video files (.mp4 .avi .mov .mkv .webm) are analysed frame by frame: each "
-        "face keeps a track id across frames and its probabilities are smoothed over time. "
-        "Exit code 0 when every input was processed, 1 when some failed.",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder of images, or video file")
-    p.add_argument("--json", action="store_true",
-                   help="one JSON object per input file per line; for a video, one per processed frame "
-                   '({"path", "frame", "time", "faces": [... each with "track"]})')
-    p.add_argument("--annotate", metavar="OUT_DIR",
-                   help="write a copy of each image (for a video: of its processed frames, as OUT_DIR/NAME.annotated.mp4) "
-                   "with boxes and labels drawn")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame (default 1: all)")
-    p.add_argument("--half-life", type=float, default=None, metavar="SECONDS",
-                   help="videos: smoothing half-life in seconds of video (default 0.5; 0 turns smoothing off)")
-    p.add_argument("--detector", help="face detector: blazeface (default) or haar")
-    p.add_argument("--face-crop", action="store_true", help="each image already is one face crop (like FER2013): skip detection")
-    p.add_argument("--model", help="ONNX emotion model (default: the shipped one)")
-    p.set_defaults(func=run)
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze)
 
 
-def iter_inputs(paths: list[str]):
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="image file, folder of images, or video file",
+                                                show_default=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="one JSON object per input file per line; for a video, one per "
+                                           'processed frame ({"path", "frame", "time", "faces": [... each with "track"]})')] = False,
+    annotate: Annotated[Path | None, typer.Option(metavar="OUT_DIR", show_default=False,
+                                                  help="write a copy of each image (for a video: of its processed frames, "
+                                                  "as OUT_DIR/NAME.annotated.mp4) with boxes and labels drawn")] = None,
+    every: Annotated[int, typer.Option(min=1, metavar="N", help="videos: analyse every N-th frame")] = 1,
+    half_life: Annotated[float | None, typer.Option(min=0, max=1e9, metavar="SECONDS", show_default=False,
+                                                    help="videos: smoothing half-life in seconds of video (default 0.5; 0: off)")] = None,
+    detector: DetectorOpt = None,
+    face_crop: Annotated[bool, typer.Option("--face-crop", help="each image already is one face crop (like FER2013): skip detection")] = False,
+    model: ModelOpt = None,
+) -> int:
+    """Find faces in images and classify their expressions.
+
+    Each face's expression (angry, disgust, fear, happy, sad, surprise, neutral) is placed on the
+    valence/arousal plane. Folders are searched recursively. Video files (.mp4 .avi .mov .mkv .webm)
+    are analysed frame by frame: each face keeps a track id and its probabilities are smoothed over
+    time. Exit code 0 when every input was processed, 1 when some failed.
+    """
+    return analyze_paths(paths, json_out=json_out, annotate=annotate, every=every, half_life=half_life,
+                         detector=value(detector), face_crop=face_crop, model=model)
+
+
+def iter_inputs(paths: list[Path]):
     """Yield (path, error) for every image under ``paths``; folders are walked recursively (links not followed)."""
     for raw in paths:
         path = Path(raw)
@@ -63,45 +73,35 @@ def iter_inputs(paths: list[str]):
             yield path, f"{path}: no such file or folder"
 
 
-def run(args) -> int:
+def analyze_paths(paths: list[Path], json_out: bool = False, annotate: Path | None = None, every: int = 1,
+                  half_life: float | None = None, detector: str | None = None, face_crop: bool = False,
+                  model: str | None = None) -> int:
+    """Analyse every input and print one result per file (or per video frame); 0 when all worked, else 1."""
     import moodtune
     from moodtune.video import is_video
     from moodtune.vision.decode import load_image
-    from moodtune.vision.detect import get_detector
 
-    if args.detector:
-        try:
-            get_detector(args.detector)  # an unknown name is a usage error, found before any work
-        except MoodtuneError as exc:
-            print(f"moodtune analyze: error: {exc}", file=sys.stderr)
-            return 2
-    if args.every < 1:
-        print("moodtune analyze: error: --every must be 1 or more", file=sys.stderr)
-        return 2
-    if args.half_life is not None and not (args.half_life >= 0 and args.half_life < float("inf")):
-        print("moodtune analyze: error: --half-life must be a number of seconds >= 0", file=sys.stderr)
-        return 2
     failures = 0
-    for path, error in iter_inputs(args.paths):
+    for path, error in iter_inputs(paths):
         if error is None and is_video(path):
-            failures += 0 if _run_video(path, args) else 1
+            failures += 0 if _run_video(path, json_out, annotate, every, half_life, detector, face_crop, model) else 1
             continue
         faces = []
         if error is None:
             try:
                 image = load_image(path)
-                faces = moodtune.analyze_frame(image, detector=args.detector, face_crop_input=args.face_crop, model=args.model)
-                if args.annotate:
+                faces = moodtune.analyze_frame(image, detector=detector, face_crop_input=face_crop, model=model)
+                if annotate:
                     from moodtune.app.draw import write_annotated
 
-                    write_annotated(image, faces, Path(args.annotate), path)
+                    write_annotated(image, faces, annotate, path)
             except MoodtuneError as exc:
                 error = str(exc)
         if error:
             failures += 1
-        shown = _display(path)
-        if args.json:
-            obj = {"path": shown, "error": error} if error else {"path": shown, "faces": [_face_json(f) for f in faces]}
+        shown = display(path)
+        if json_out:
+            obj = {"path": shown, "error": error} if error else {"path": shown, "faces": to_json(faces)}
             print(json.dumps(obj), flush=True)
         elif error:
             print(f"{shown}: error: {error}", file=sys.stderr)
@@ -113,36 +113,31 @@ def run(args) -> int:
     return 1 if failures else 0
 
 
-def _face_json(face) -> dict:
-    from moodtune.video import face_json
-
-    return face_json(face)
-
-
-def _run_video(path: Path, args) -> bool:
+def _run_video(path: Path, json_out: bool, annotate: Path | None, every: int, half_life: float | None,
+               detector: str | None, face_crop: bool, model: str | None) -> bool:
     """Analyse one video file; prints per-frame JSON lines or a per-track summary. True when it worked."""
     from moodtune.video import DEFAULT_HALF_LIFE_S, TrackSummary, iter_video
 
-    shown = _display(path)
-    if args.face_crop:
+    shown = display(path)
+    if face_crop:
         print(f"{shown}: error: --face-crop is for images that are face crops, not for videos", file=sys.stderr)
         return False
     summary = TrackSummary()
     writer = None
     processed = 0
     try:
-        frames = iter_video(path, every=args.every, detector=args.detector, model=args.model,
-                            half_life=DEFAULT_HALF_LIFE_S if args.half_life is None else args.half_life,
-                            keep_images=bool(args.annotate))
+        frames = iter_video(path, every=every, detector=detector, model=model,
+                            half_life=DEFAULT_HALF_LIFE_S if half_life is None else half_life,
+                            keep_images=bool(annotate))
         for frame in frames:
             processed += 1
             summary.add(frame)
-            if args.json:
+            if json_out:
                 print(json.dumps({"path": shown, **frame.to_dict()}), flush=True)
-            if args.annotate:
-                writer = _write_video_frame(writer, frame, Path(args.annotate), path, args.every)
+            if annotate:
+                writer = _write_video_frame(writer, frame, annotate, path, every)
     except MoodtuneError as exc:
-        if args.json:
+        if json_out:
             print(json.dumps({"path": shown, "error": str(exc)}), flush=True)
         else:
             print(f"{shown}: error: {exc}", file=sys.stderr)
@@ -150,7 +145,7 @@ def _run_video(path: Path, args) -> bool:
     finally:
         if writer is not None:
             writer.release()
-    if not args.json:
+    if not json_out:
         rows = summary.rows()
         print(f"{shown}: {processed} frame{'s' if processed != 1 else ''} analysed, "
               f"{len(rows)} face track{'s' if len(rows) != 1 else ''}")
@@ -182,8 +177,3 @@ def _write_video_frame(writer, frame, out_dir: Path, source: Path, every: int):
             raise MoodtuneError(f"cannot write {target}")
     writer.write(image)
     return writer
-
-
-def _display(path: Path) -> str:
-    """The path as text; undecodable bytes in file names are escaped instead of crashing the output."""
-    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
