@@ -25,11 +25,8 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from collections import Counter
@@ -47,7 +44,7 @@ USERS = tuple(f"listener{i}" for i in range(8))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import Server, hopper_jpeg, serve  # noqa: E402
 
-__all__ = ["Server", "serve", "hopper_jpeg", "run_load", "table", "ENDPOINTS"]
+__all__ = ["ENDPOINTS", "Server", "hopper_jpeg", "run_load", "serve", "table"]
 
 
 # ----------------------------------------------------------------------------- requests
@@ -233,7 +230,7 @@ def table(phases: list[Phase], rss: list[float]) -> str:
                          f"{n - sum(v for s, v in ph.flood.items() if 400 <= s < 500)} not 4xx | "
                          f"{sum(v for s, v in ph.flood.items() if s >= 500)} | | |")
     lines.append("")
-    after = ", ".join(f"{r:.1f} MiB after {ph.name}" for ph, r in zip(phases, rss[1:]))
+    after = ", ".join(f"{r:.1f} MiB after {ph.name}" for ph, r in zip(phases, rss[1:], strict=False))
     lines.append(f"server RSS: {rss[0]:.1f} MiB after the warm-up, {after} ({rss[-1] - rss[0]:+.1f} MiB)")
     for ph in phases:
         if ph.flood:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
-from functools import lru_cache
+from functools import cache
+from typing import TYPE_CHECKING
 
 
 def choice_enum(name: str, values: Iterable[str]) -> type[Enum]:
@@ -49,21 +50,30 @@ def emotion_names() -> list[str]:
 FEEDBACK_ACTIONS = ("like", "skip")
 
 
-@lru_cache(maxsize=None)
+@cache
 def Detector() -> type[Enum]:  # noqa: N802 - it returns a type
     return choice_enum("Detector", detector_names())
 
 
-@lru_cache(maxsize=None)
+@cache
 def Strategy() -> type[Enum]:  # noqa: N802
     return choice_enum("Strategy", strategy_names())
 
 
-@lru_cache(maxsize=None)
+@cache
 def Emotion() -> type[Enum]:  # noqa: N802
     return choice_enum("Emotion", emotion_names())
 
 
-@lru_cache(maxsize=None)
+@cache
 def FeedbackAction() -> type[Enum]:  # noqa: N802
     return choice_enum("FeedbackAction", FEEDBACK_ACTIONS)
+
+
+if TYPE_CHECKING:  # what a type checker sees of the enums built at run time
+    class Choice_(str, Enum): ...  # noqa: N801
+
+    Detector_ = Choice_
+    Strategy_ = Choice_
+    Emotion_ = Choice_
+    FeedbackAction_ = Choice_

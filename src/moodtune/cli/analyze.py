@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from pathlib import Path
-
 from typing import Annotated
 
 import typer
@@ -172,7 +171,8 @@ def _write_video_frame(writer, frame, out_dir: Path, source: Path, every: int):
         cap.release()
         target = out_dir / f"{source.stem}.annotated.mp4"
         h, w = image.shape[:2]
-        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), max(1.0, fps / every), (w, h))
+        fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]
+        writer = cv2.VideoWriter(str(target), fourcc, max(1.0, fps / every), (w, h))
         if not writer.isOpened():
             raise MoodtuneError(f"cannot write {target}")
     writer.write(image)

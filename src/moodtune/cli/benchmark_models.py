@@ -15,7 +15,7 @@ import hashlib
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -109,7 +109,7 @@ def build_table(out: Path | None, baselines: bool, runs: Path, data: str | None,
         argv = sys.argv[2:] if sys.argv[1:2] == ["benchmark-models"] else []
         cmd = " ".join(["moodtune benchmark-models", *argv])
         out.write_text(
-            f"{head}\n\nMade by `{cmd}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Accuracy and macro "
+            f"{head}\n\nMade by `{cmd}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Accuracy and macro "
             f"precision/recall/F1 over the 7 classes on all {SPLIT} faces; \"acc. minus Training dups\" leaves out the "
             f"faces whose exact pixels also occur in Training. CNN rows use each run's best.pt (selected on "
             f"PublicTest), with mirror test-time augmentation when the run exports it.\n\n{table}\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -47,13 +47,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(catalog_app, name="catalog", help="import, list and search the music catalogue")
 
 
-def _format_choice() -> type:
+def _format_choice() -> Any:
     from moodtune.music.importers import FORMATS
 
     return choices.choice_enum("Format", ["auto", *FORMATS])
 
 
-Format = _format_choice()
+if TYPE_CHECKING:
+    from moodtune.choices import Choice_ as Format
+else:
+    Format = _format_choice()
 CatalogPath = Annotated[str | None, typer.Option("--catalog", metavar="PATH", show_default=False,
                                                  help="catalogue database (default: <moodtune home>/catalog.sqlite)")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="no progress bar")]
@@ -101,7 +104,7 @@ def _track_line(t) -> str:
 @catalog_app.command("import", epilog=EPILOG)
 def import_(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="CSV file(s) or a DEAM folder", show_default=False)],
-    format: Annotated[Format, typer.Option(help="the file's schema (auto: detected from the header)")] = Format("auto"),  # type: ignore[valid-type]
+    format: Annotated[Format, typer.Option(help="the file's schema (auto: detected from the header)")] = Format("auto"),
     map: Annotated[list[str] | None, typer.Option("--map", metavar="FIELD=COLUMN", show_default=False,
                                                   help="column mapping for the generic format (repeatable)")] = None,
     max_bad: Annotated[int | None, typer.Option(min=0, metavar="N", show_default=False,

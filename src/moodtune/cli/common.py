@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer._click.exceptions import UsageError  # typer has no public name for it
@@ -14,13 +14,18 @@ from typer._click.exceptions import UsageError  # typer has no public name for i
 from moodtune import choices
 
 #: ``--detector`` / ``--strategy`` / ``--emotion`` choices, from the registries.
-Detector = choices.Detector()
-Strategy = choices.Strategy()
-Emotion = choices.Emotion()
+if TYPE_CHECKING:  # built from the registries at run time
+    from moodtune.choices import Detector_ as Detector
+    from moodtune.choices import Emotion_ as Emotion
+    from moodtune.choices import Strategy_ as Strategy
+else:
+    Detector = choices.Detector()
+    Strategy = choices.Strategy()
+    Emotion = choices.Emotion()
 
 PREFIX = "moodtune: error:"
 
-DetectorOpt = Annotated[Detector | None, typer.Option(help="face detector (default: blazeface)", show_default=False)]  # type: ignore[valid-type]
+DetectorOpt = Annotated[Detector | None, typer.Option(help="face detector (default: blazeface)", show_default=False)]
 ModelOpt = Annotated[str | None, typer.Option(metavar="ONNX", help="emotion model (default: the shipped one)", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 CatalogOpt = Annotated[str | None, typer.Option(metavar="PATH", help="catalogue database, supported CSV, or 'starter'",

@@ -6,7 +6,6 @@ import glob
 import os
 import sys
 import time
-
 from typing import Annotated
 
 import typer

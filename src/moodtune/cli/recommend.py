@@ -37,11 +37,11 @@ def register(app: typer.Typer) -> None:
 def recommend(
     image: Annotated[Path | None, typer.Argument(metavar="[IMAGE]", show_default=False,
                                                  help="photo to analyse (largest face, or all faces with --group)")] = None,
-    emotion: Annotated[Emotion | None, typer.Option(metavar="E", show_default=False,  # type: ignore[valid-type]
+    emotion: Annotated[Emotion | None, typer.Option(metavar="E", show_default=False,
                                                     help="use this emotion instead of a photo")] = None,
     va: Annotated[tuple[float, float] | None, typer.Option(metavar="V A", show_default=False,
                                                            help="use this valence and arousal, each in [-1, 1]")] = None,
-    strategy: Annotated[Strategy, typer.Option(help="how to pick the music (see below)")] = Strategy("auto"),  # type: ignore[valid-type]
+    strategy: Annotated[Strategy, typer.Option(help="how to pick the music (see below)")] = Strategy("auto"),
     n: Annotated[int, typer.Option("--n", min=1, help="playlist length")] = 10,
     catalog: CatalogOpt = None,
     user: UserOpt = "default",

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Request, UploadFile
-from starlette.exceptions import HTTPException
 from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException
 
 from moodtune.web.errors import ApiError
 from moodtune.web.state import ServerState, TimedOut
@@ -61,7 +61,7 @@ async def image_bytes(request: Request, image: UploadFile | str | None) -> bytes
             return _text_part_bytes(image)
         if image is None:
             form = await request.form()  # parsed once already, by FastAPI: this is the cached form
-            image = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)
+            image = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)  # type: ignore[assignment]
         if image is None:
             return None
         if not is_image_type(image.content_type):

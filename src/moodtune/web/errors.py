@@ -32,6 +32,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 DESCRIPTIONS = {
     400: "malformed request (e.g. an invalid Content-Length)",
     404: "no such track",
+    409: "the track reference matches several tracks",
     405: "method not allowed",
     413: "body over the size limit",
     415: "not an image content type",

@@ -50,14 +50,14 @@ class SecurityHeaders:
     """A strict Content-Security-Policy and friends on every HTTP response (the page loads nothing
     from elsewhere)."""
 
-    HEADERS = [
+    HEADERS = (
         (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
                                      b"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
                                      b"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
-    ]
+    )
 
     def __init__(self, app: Any):
         self.app = app
@@ -68,7 +68,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": list(message.get("headers", [])) + self.HEADERS}
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -9,16 +9,21 @@ Enums (emotions, strategies, feedback actions) come from ``moodtune.choices``, i
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moodtune import choices
 from moodtune.api import FaceResult  # lead: moodtune.types.FaceResult
 
-Emotion = choices.Emotion()
-Strategy = choices.Strategy()
-FeedbackAction = choices.FeedbackAction()
+if TYPE_CHECKING:  # built from the registries at run time
+    from moodtune.choices import Emotion_ as Emotion
+    from moodtune.choices import FeedbackAction_ as FeedbackAction
+    from moodtune.choices import Strategy_ as Strategy
+else:
+    Emotion = choices.Emotion()
+    Strategy = choices.Strategy()
+    FeedbackAction = choices.FeedbackAction()
 
 #: The JSON of one face: the core type itself.
 Face = FaceResult
@@ -47,7 +52,7 @@ class ErrorOut(BaseModel):
 
 
 class AnalyzeOut(BaseModel):
-    faces: list[Face]  # type: ignore[valid-type]
+    faces: list[Face]
     width: int
     height: int
 
@@ -59,7 +64,7 @@ class LiveFrameOut(BaseModel):
     width: int
     height: int
     faces: list[LiveFace]
-    group: Face | None = Field(None, description="mean smoothed affect of all faces (with two faces or more)")  # type: ignore[valid-type]
+    group: Face | None = Field(None, description="mean smoothed affect of all faces (with two faces or more)")
     ms: float = Field(description="server processing time of this frame")
 
 
@@ -99,7 +104,7 @@ class PlaylistOut(BaseModel):
     strategy_reason: str
     catalog: str
     tracks: list[PlaylistTrackOut]
-    faces: list[Face] | None = Field(None, description="the faces found in the uploaded image")  # type: ignore[valid-type]
+    faces: list[Face] | None = Field(None, description="the faces found in the uploaded image")
 
 
 class FeedbackOut(BaseModel):
@@ -182,20 +187,20 @@ class HealthOut(BaseModel):
 USER_PATTERN = r"^[\w!-~][\w !-~]*$"
 
 #: JSON Schema for "what to recommend for": an emotion, or both coordinates of a point (not null).
-BY_EMOTION = {"required": ["emotion"], "properties": {"emotion": {"type": "string"}}}
-BY_POINT = {"required": ["valence", "arousal"], "properties": {"valence": {"type": "number"}, "arousal": {"type": "number"}}}
-POINT_PAIRS = {"valence": ["arousal"], "arousal": ["valence"]}
+BY_EMOTION: dict[str, Any] = {"required": ["emotion"], "properties": {"emotion": {"type": "string"}}}
+BY_POINT: dict[str, Any] = {"required": ["valence", "arousal"], "properties": {"valence": {"type": "number"}, "arousal": {"type": "number"}}}
+POINT_PAIRS: dict[str, Any] = {"valence": ["arousal"], "arousal": ["valence"]}
 
 
 class RecommendFields(BaseModel):
     """What to recommend for besides an image: an ``emotion``, or a ``valence``/``arousal`` point."""
 
     # optional but never null (a form field cannot say null): the defaults are None
-    emotion: Emotion = Field(None, description="a FER2013 class; with valence/arousal: the face's class")  # type: ignore[valid-type]
+    emotion: Emotion = Field(None, description="a FER2013 class; with valence/arousal: the face's class")  # type: ignore[assignment]
     valence: float = Field(None, ge=-1, le=1)  # type: ignore[assignment]
     arousal: float = Field(None, ge=-1, le=1)  # type: ignore[assignment]
     source: str = Field(None, pattern="^(face|group|manual)$", description="where the point came from")  # type: ignore[assignment]
-    strategy: Strategy = Field(Strategy("auto"), description="how to pick the music")  # type: ignore[valid-type]
+    strategy: Strategy = Field(Strategy("auto"), description="how to pick the music")
     n: int = Field(10, ge=1, le=50, description="playlist length")
     user: str = Field(None, min_length=1, max_length=64, pattern=USER_PATTERN,  # type: ignore[assignment]
                              description="listener name for feedback and history")
@@ -212,7 +217,7 @@ class RecommendIn(RecommendFields):
 
     model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT], "dependentRequired": POINT_PAIRS})
 
-    probabilities: dict[str, float] = Field(None, description="the face's class probabilities, if known")  # type: ignore[assignment]
+    probabilities: dict[str, float] | None = Field(None, description="the face's class probabilities, if known")
 
     @model_validator(mode="after")
     def _something_to_go_by(self) -> RecommendIn:
@@ -233,7 +238,7 @@ class RecommendForm(RecommendFields):
 
 class FeedbackIn(BaseModel):
     track: str = Field(min_length=1, max_length=500, description="track id (from a playlist) or 'Title - Artist'")
-    action: FeedbackAction  # type: ignore[valid-type]
+    action: FeedbackAction
     user: str = Field("default", min_length=1, max_length=64, pattern=USER_PATTERN)
 
 

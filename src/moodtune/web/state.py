@@ -208,4 +208,4 @@ def check_startup(settings: Settings) -> None:
         open_catalog(settings.catalog)
 
 
-__all__ = ["Settings", "ServerState", "Work", "Cancelled", "TimedOut", "MoodtuneError", "check_startup"]
+__all__ = ["Cancelled", "MoodtuneError", "ServerState", "Settings", "TimedOut", "Work", "check_startup"]

@@ -29,7 +29,7 @@ async def health(state: Annotated[ServerState, Depends(get_state)]) -> Any:
         "status": "ok" if state.ready else "starting",
         "version": moodtune.__version__,
         "classes": list(CLASSES),
-        "class_va": {c: [round(float(v), 4), round(float(a), 4)] for c, (v, a) in zip(CLASSES, CLASS_VA)},
+        "class_va": {c: [round(float(v), 4), round(float(a), 4)] for c, (v, a) in zip(CLASSES, CLASS_VA, strict=True)},
         "strategies": choices.strategy_names(),
         "recommend": True,
         "catalog": state.catalog_description(),
