@@ -32,7 +32,7 @@ import moodtune
 from moodtune.web import errors
 from moodtune.web.middleware import BodyLimit, SecurityHeaders
 from moodtune.web.routers import analyze, catalog, feedback, health, live, recommend, spotify
-from moodtune.web.schemas import LiveControlOut, LiveFrameOut, RecommendForm, RecommendIn
+from moodtune.web.schemas import AnalyzeForm, LiveControlOut, LiveFrameOut, RecommendForm, RecommendIn
 from moodtune.web.state import MAX_JSON_BYTES, ServerState, Settings, spotify_configured
 from moodtune.web.static_files import STATIC
 
@@ -89,8 +89,9 @@ def _document_extra_models(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = base()
-            _, defs = models_json_schema([(m, "validation" if m in (RecommendIn, RecommendForm) else "serialization")
-                                          for m in (RecommendIn, RecommendForm, LiveFrameOut, LiveControlOut)],
+            requests = (AnalyzeForm, RecommendIn, RecommendForm)
+            _, defs = models_json_schema([(m, "validation" if m in requests else "serialization")
+                                          for m in (*requests, LiveFrameOut, LiveControlOut)],
                                          ref_template="#/components/schemas/{model}")
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = schema

@@ -19,8 +19,9 @@ ACCEPTED_TYPES = {"application/octet-stream"}
 
 #: OpenAPI: the form's ``image`` part is an image; besides the form, the upload routes take the image as the raw body.
 IMAGE_ENCODING = {"encoding": {"image": {"contentType": "image/*"}}}
-RAW_IMAGE_BODY = {"requestBody": {"content": {"multipart/form-data": IMAGE_ENCODING,
-                                              "image/*": {"schema": {"type": "string", "format": "binary"}}}}}
+RAW_IMAGE_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"$ref": "#/components/schemas/AnalyzeForm"}, **IMAGE_ENCODING},
+    "image/*": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}}}
 
 
 def get_state(request: Request) -> ServerState:

@@ -236,6 +236,12 @@ class RecommendForm(RecommendFields):
                                                  "dependentRequired": POINT_PAIRS})
 
 
+class AnalyzeForm(BaseModel):
+    """A multipart request to ``/api/analyze``: the ``image`` file."""
+
+    image: bytes = Field(min_length=1, description="a JPEG, PNG, WebP, BMP, GIF or TIFF", json_schema_extra={"format": "binary"})
+
+
 class FeedbackIn(BaseModel):
     track: str = Field(min_length=1, max_length=500, description="track id (from a playlist) or 'Title - Artist'")
     action: FeedbackAction

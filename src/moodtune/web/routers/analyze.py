@@ -18,9 +18,9 @@ router = APIRouter(tags=["analyze"])
 @router.post("/api/analyze", response_model=AnalyzeOut, summary="Faces and emotions in an image",
              responses=responses(400, 413, 415, 422, 504), openapi_extra=RAW_IMAGE_BODY)
 async def analyze(request: Request, state: Annotated[ServerState, Depends(get_state)],
-                  image: Annotated[UploadFile | str | None, File(description="a JPEG, PNG, WebP, BMP, GIF or TIFF",
-                                                                 json_schema_extra={"minLength": 1})] = None) -> Any:
-    """Each face in the shape of ``moodtune analyze --json``; the image is decoded in memory, never stored."""
+                  image: Annotated[UploadFile | str | None, File(include_in_schema=False)] = None) -> Any:
+    """Each face in the shape of ``moodtune analyze --json``; the image (the multipart ``image`` file, or the
+    raw body) is decoded in memory, never stored. The form is documented by ``AnalyzeForm``."""
     data = await image_bytes(request, image)
     if data is None:
         raise ApiError(422, "no image in the form: send the file in a field named 'image'")

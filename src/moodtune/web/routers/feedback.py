@@ -17,7 +17,7 @@ User = Annotated[str, Query(min_length=1, max_length=64, pattern=USER_PATTERN, d
 
 
 @router.post("/api/feedback", response_model=FeedbackOut, summary="Store a like or skip for a track",
-             responses=responses(404, 409, 413, 422, 504))
+             responses=responses(400, 404, 409, 413, 422, 504))
 async def feedback(body: FeedbackIn, state: Annotated[ServerState, Depends(get_state)]) -> Any:
     return await run(state, _store, state, body)
 

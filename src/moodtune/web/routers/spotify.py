@@ -21,7 +21,7 @@ log = logging.getLogger("moodtune.server")
 
 @router.post("/api/spotify/save", response_model=SpotifySavedOut, summary="Save tracks as a playlist in the listener's Spotify account",
              responses={401: {"model": SpotifyLoginOut, "description": "log in first: open `login_url`, then save again"},
-                        **responses(404, 409, 413, 422, 504)})
+                        **responses(400, 404, 409, 413, 422, 504)})
 async def save(body: SpotifySaveIn, state: Annotated[ServerState, Depends(get_state)]) -> Any:
     if not spotify_configured():
         raise ApiError(503, "Spotify is not configured on this server: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET")
