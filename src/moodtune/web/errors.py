@@ -58,10 +58,16 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
     scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+
+    def walk(routes: Any) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router
+            if inner is not None:
+                walk(inner.routes)
+            elif route.matches({**scope})[0] != Match.NONE:
+                methods.update(getattr(route, "methods", None) or ())
+
+    walk(app.router.routes)
     return sorted(methods)
 
 
