@@ -59,7 +59,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     import moodtune
-    from moodtune.app.server import _decode_live
+    from moodtune.web.routers.live import decode_frame
     from moodtune.video import FrameAnalyzer, face_json, group
 
     frames = hopper_stream(args.frames)
@@ -75,7 +75,7 @@ def main(argv=None) -> None:
     live = FrameAnalyzer(fast=True)
 
     def pipeline(data):
-        bgr = _decode_live(data)
+        bgr = decode_frame(data)
         faces = live.process(bgr)
         g = group(faces)
         json.dumps({"faces": [f.to_dict() for f in faces], "group": face_json(g) if g and len(faces) > 1 else None})

@@ -39,7 +39,7 @@ from moodtune.music.store import CatalogStore
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'moodtune[web]'")
 from fastapi.testclient import TestClient
 
-from moodtune.app.server import create_app
+from moodtune.web import create_app
 
 Box = tuple[int, int, int, int]
 #: Seconds any single case may take through one door before it counts as a hang.

@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from moodtune.app.cli import main  # noqa: E402
+from moodtune.cli import main  # noqa: E402
 from moodtune.config import ASSETS, data_dir  # noqa: E402
 from moodtune.emotion.classifier import EmotionClassifier  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402

@@ -1,3 +1,0 @@
-"""Moved to ``moodtune.cli`` (kept as an alias for old imports)."""
-
-from moodtune.cli import main  # noqa: F401
