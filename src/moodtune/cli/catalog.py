@@ -12,16 +12,16 @@ from moodtune import choices
 from moodtune.cli.common import JsonOpt
 from moodtune.errors import MoodtuneError
 
-EPILOG = """\b
-formats (--format, detected from the header by default):
-  spotify_tracks  Kaggle "Spotify Tracks Dataset" (track_id, artists, track_name, track_genre, ...)
-  spotify_music   Kaggle "Spotify Music Dataset" (high/low_popularity_spotify_data.csv)
-  data_moods      mood-labelled data_moods.csv (its mood column is not imported)
-  top_hits        "Top Hits Spotify 2000-2019" (songs_normalize.csv)
-  deam            DEAM valence/arousal annotations (a static_annotations_*.csv or the DEAM folder)
-  generic         any CSV with title and artist columns; map others with --map FIELD=COLUMN
-                  (fields: title artist album year genre popularity duration_ms spotify_id valence
-                   energy tempo danceability acousticness loudness mode instrumentalness tags language)
+def _formats_help() -> str:
+    """One line per import format (from ``moodtune.music.importers.FORMATS``)."""
+    from moodtune.music.importers import FORMATS, GENERIC_GUESSES
+
+    lines = [f"  {f.name:<15} {f.description} (columns: {', '.join(f.required)})" for f in FORMATS.values()]
+    lines.append(f"  {'':<15} generic fields for --map FIELD=COLUMN: {' '.join(GENERIC_GUESSES)}")
+    return "\n".join(lines)
+
+
+EPILOG = "\b\nformats (--format, detected from the header by default):\n" + _formats_help() + """
 
 \b
 An import is one transaction: it lands completely or not at all, and can be re-run (duplicates,

@@ -105,6 +105,14 @@ def from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
+def __getattr__(name: str) -> Any:
+    """``moodtune.web.app:app`` for ``uvicorn`` and other ASGI servers: built when first looked up
+    (in each worker process, after any fork), configured by ``Settings.to_env()``."""
+    if name == "app":
+        return from_env()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
