@@ -12,6 +12,7 @@ from moodtune import choices
 from moodtune.cli.common import JsonOpt
 from moodtune.errors import MoodtuneError
 
+
 def _formats_help() -> str:
     """One line per import format (from ``moodtune.music.importers.FORMATS``)."""
     from moodtune.music.importers import FORMATS, GENERIC_GUESSES
