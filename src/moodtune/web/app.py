@@ -74,8 +74,11 @@ def create_app(settings: Settings | None = None, **options: Any) -> FastAPI:
     if spotify_configured():  # read once, at start-up: without credentials the route does not exist
         app.include_router(spotify.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, limit_for=lambda p: settings.max_upload_bytes if p in UPLOAD_PATHS else MAX_JSON_BYTES,
-                       what_for=lambda p: "upload" if p in UPLOAD_PATHS else "request body")
+    def takes_upload(path: str, ctype: str) -> bool:
+        return path in UPLOAD_PATHS and not ctype.startswith("application/json")
+
+    app.add_middleware(BodyLimit, limit_for=lambda p, c: settings.max_upload_bytes if takes_upload(p, c) else MAX_JSON_BYTES,
+                       what_for=lambda p, c: "upload" if takes_upload(p, c) else "request body")
     app.add_middleware(SecurityHeaders)  # outermost: its headers go on every response, the 413s included
     _document_extra_models(app)
     return app

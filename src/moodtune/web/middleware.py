@@ -16,19 +16,21 @@ def too_large(limit: int, what: str = "upload") -> str:
 
 
 class BodyLimit:
-    """A request body over ``limit_for(path)`` bytes gets a JSON 413, whether its Content-Length says
-    so up front or a chunked body grows past the limit while it is read. ``what_for(path)`` names the
-    body in the message (``upload`` or ``request body``)."""
+    """A request body over ``limit_for(path, content_type)`` bytes gets a JSON 413, whether its
+    Content-Length says so up front or a chunked body grows past the limit while it is read.
+    ``what_for(path, content_type)`` names the body in the message (``upload`` or ``request body``)."""
 
-    def __init__(self, app: Any, limit_for: Callable[[str], int], what_for: Callable[[str], str]):
+    def __init__(self, app: Any, limit_for: Callable[[str, str], int], what_for: Callable[[str, str], str]):
         self.app, self.limit_for, self.what_for = app, limit_for, what_for
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.limit_for(scope["path"])
-        message = too_large(limit, self.what_for(scope["path"]))
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        ctype = headers.get(b"content-type", b"").decode("latin-1").strip().lower()
+        limit = self.limit_for(scope["path"], ctype)
+        message = too_large(limit, self.what_for(scope["path"], ctype))
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             return await JSONResponse({"error": message}, status_code=413)(scope, receive, send)
         if declared and not declared.isdigit():

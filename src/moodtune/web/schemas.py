@@ -178,6 +178,7 @@ class HealthOut(BaseModel):
     catalog_tracks: int | None
     spotify: bool
     max_upload_bytes: int
+    pid: int = Field(description="the answering server process (one of several with moodtune serve --workers N)")
 
 
 # ----------------------------------------------------------------------------- requests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -36,4 +37,5 @@ async def health(state: Annotated[ServerState, Depends(get_state)]) -> Any:
         "catalog_tracks": state.catalog_size(),
         "spotify": spotify_configured(),
         "max_upload_bytes": state.max_upload_bytes,
+        "pid": os.getpid(),
     }

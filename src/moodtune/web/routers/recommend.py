@@ -12,7 +12,7 @@ from moodtune.web import work
 from moodtune.web.deps import IMAGE_ENCODING, content_type, form_of, get_state, image_bytes, run
 from moodtune.web.errors import ApiError, describe, responses
 from moodtune.web.schemas import PlaylistOut, RecommendFields, RecommendForm, RecommendIn
-from moodtune.web.state import MAX_JSON_BYTES, ServerState, Work
+from moodtune.web.state import ServerState, Work
 
 router = APIRouter(tags=["music"])
 
@@ -32,10 +32,7 @@ async def recommend(request: Request, state: Annotated[ServerState, Depends(get_
     data = None
     try:
         if content_type(request) == "application/json":
-            raw = await request.body()
-            if len(raw) > MAX_JSON_BYTES:
-                raise ApiError(413, "request body is larger than the 64 KB limit")
-            req = RecommendIn.model_validate_json(raw or b"{}")
+            req = RecommendIn.model_validate_json(await request.body() or b"{}")  # BodyLimit: at most MAX_JSON_BYTES
         elif content_type(request) == "multipart/form-data":
             form = await form_of(request)
             req = RecommendForm.model_validate({k: v for k, v in form.items() if k != "image" and isinstance(v, str)})
