@@ -9,7 +9,12 @@ INSTALL := $(PY) -m pip -q --disable-pip-version-check install -c constraints.tx
 # torch is pinned before the training extra so pip keeps the CPU build instead of pulling CUDA wheels
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test setup setup-test serve bench clean lock
+.PHONY: run test test-fast lint setup setup-test serve bench clean lock
+
+# ruff and mypy run on these (the lead widens them to all of src/moodtune after the merge)
+LINT_PATHS ?= src/moodtune/web src/moodtune/cli src/moodtune/choices.py bench/load.py bench/api_latency.py tests/conftest.py tests/helpers.py \
+              tests/schemathesis_hooks.py tests/test_api_contract.py tests/test_server.py tests/test_cli.py tests/test_security.py \
+              tests/test_faults.py tests/test_load.py tests/test_bad_input.py
 
 $(VENV)/.runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +38,18 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.test
 	$(PY) -m pytest -q
+
+# everything but the tests marked slow (each over ~10 s)
+test-fast: $(VENV)/.test
+	$(PY) -m pytest -q -m "not slow"
+
+$(VENV)/.lint: $(VENV)/.test
+	$(INSTALL) -e ".[lint]"
+	touch $@
+
+lint: $(VENV)/.lint
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 serve: $(VENV)/.runtime
 	$(INSTALL) -e ".[web]"

@@ -84,9 +84,9 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     import moodtune
-    from moodtune.app.server import _decode_live
     from moodtune.contract import to_json
     from moodtune.pipeline import FrameAnalyzer
+    from moodtune.web.routers.live import decode_frame
 
     frames = hopper_stream(args.frames)
     jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes() for f in frames]
@@ -101,7 +101,7 @@ def main(argv=None) -> None:
     live = FrameAnalyzer(fast=True)
 
     def pipeline(data):
-        json.dumps(to_json(live.live_frame(_decode_live(data), 0)))
+        json.dumps(to_json(live.live_frame(decode_frame(data), 0)))
 
     empty = FrameAnalyzer(fast=True)
     rows = [

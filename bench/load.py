@@ -25,11 +25,8 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from collections import Counter
@@ -43,76 +40,14 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USERS = tuple(f"listener{i}" for i in range(8))
 
 
-# ----------------------------------------------------------------------------- the server
+# the real server on a free loopback port (shared with the tests)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import Server, hopper_jpeg, serve  # noqa: E402
 
-
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    url: str
-    home: Path  #: the server's MOODTUNE_HOME
-    log: Path  #: its stdout + stderr
-
-    def rss_mib(self) -> float:
-        import psutil
-
-        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(*args: str, env: dict | None = None, start_timeout: float = 120):
-    """Run ``moodtune serve --port <free> *args`` until the block ends; yields a ``Server``.
-
-    The URL uses 127.0.0.1 (the default bind address). Raises ``RuntimeError`` with the
-    server's output if it does not answer ``/api/health`` in ``start_timeout`` seconds.
-    """
-    import httpx
-
-    with tempfile.TemporaryDirectory(prefix="moodtune-serve-") as tmp:
-        port, home, log = free_port(), Path(tmp) / "home", Path(tmp) / "server.log"
-        home.mkdir()
-        full_env = {**os.environ, "MOODTUNE_HOME": str(home), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "moodtune", "serve", "--port", str(port), *args],
-                                    env=full_env, stdout=out, stderr=subprocess.STDOUT)
-        server = Server(proc, f"http://127.0.0.1:{port}", home, log)
-        try:
-            deadline = time.time() + start_timeout
-            while True:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"moodtune serve did not start: {server.log_text()[-3000:]}")
-                try:
-                    if httpx.get(server.url + "/api/health", timeout=2).json()["status"] == "ok":
-                        break
-                except (httpx.HTTPError, ValueError):
-                    time.sleep(0.3)
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+__all__ = ["ENDPOINTS", "Server", "hopper_jpeg", "run_load", "serve", "table"]
 
 
 # ----------------------------------------------------------------------------- requests
-
-
-def hopper_jpeg() -> bytes:
-    """Grace Hopper's portrait (one face, 512x600 JPEG), shipped with matplotlib."""
-    import matplotlib.cbook
-
-    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes()
 
 
 def png_bomb(width: int = 60000, height: int = 60000) -> bytes:
@@ -295,7 +230,7 @@ def table(phases: list[Phase], rss: list[float]) -> str:
                          f"{n - sum(v for s, v in ph.flood.items() if 400 <= s < 500)} not 4xx | "
                          f"{sum(v for s, v in ph.flood.items() if s >= 500)} | | |")
     lines.append("")
-    after = ", ".join(f"{r:.1f} MiB after {ph.name}" for ph, r in zip(phases, rss[1:]))
+    after = ", ".join(f"{r:.1f} MiB after {ph.name}" for ph, r in zip(phases, rss[1:], strict=False))
     lines.append(f"server RSS: {rss[0]:.1f} MiB after the warm-up, {after} ({rss[-1] - rss[0]:+.1f} MiB)")
     for ph in phases:
         if ph.flood:

@@ -61,13 +61,14 @@ def frames(n: int):
 
 
 def soak_in_process(n: int, every: int, warmup: int):
-    from moodtune.app.server import _live_frame
     from moodtune.pipeline import FrameAnalyzer
+    from moodtune.web.routers.live import frame as live_frame
+    from moodtune.web.state import Work
 
     analyzer = FrameAnalyzer(fast=True)
     rows, start, t0 = [], None, time.perf_counter()
     for i, data in enumerate(frames(n + warmup)):
-        json.dumps(_live_frame(analyzer, data, i))
+        json.dumps(live_frame(Work(), analyzer, data, i))
         done = i + 1 - warmup
         if done == 0:
             gc.collect()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -10,9 +9,6 @@ import numpy as np
 import pytest
 
 from moodtune.config import data_dir
-
-# The bench scripts' helpers (e.g. ``load.serve``, the real server on a free port) serve the tests too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
 @pytest.fixture(scope="session")

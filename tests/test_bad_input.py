@@ -39,7 +39,7 @@ from moodtune.music.store import CatalogStore
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'moodtune[web]'")
 from fastapi.testclient import TestClient
 
-from moodtune.app.server import create_app
+from moodtune.web import create_app
 
 Box = tuple[int, int, int, int]
 #: Seconds any single case may take through one door before it counts as a hang.
@@ -244,7 +244,7 @@ def check_faces(expect: str, boxes: list[Box], size: tuple[int, int], ref: Box) 
         assert boxes == []
     elif expect == "photo":
         assert len(boxes) == 1, boxes
-        assert max(abs(a - b) for a, b in zip(boxes[0], ref)) <= BOX_TOLERANCE, (boxes[0], ref)
+        assert max(abs(a - b) for a, b in zip(boxes[0], ref, strict=True)) <= BOX_TOLERANCE, (boxes[0], ref)
     elif expect == "border":
         assert len(boxes) == 1 and boxes[0][0] == 0, boxes  # the visible half, cut by the left edge
     elif expect == "crowd":
@@ -306,7 +306,7 @@ def cli_batch(image_files, looped_folder, tmp_path_factory) -> tuple[CliRun, dic
     run = run_cli("analyze", "--json", *paths, looped_folder, home=tmp_path_factory.mktemp("home"), timeout=300)
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(lines) >= len(IMAGES), run.stderr[-2000:]
-    by_case = dict(zip(IMAGE_IDS, lines))
+    by_case = dict(zip(IMAGE_IDS, lines, strict=False))
     for i, case in enumerate(IMAGES):  # outputs come in input order, each naming its file
         assert by_case[case.id]["path"].rsplit("/", 1)[-1].startswith(f"{i:02d}-")
     return run, by_case, lines[len(IMAGES):]

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from audio import music_folder  # tests/audio.py: generated WAV/OGG/FLAC/MP3 files
-from load import serve  # bench/load.py: the real server on a free loopback port
+from helpers import serve  # the real server on a free loopback port
 from moodtune.emotion.labels import CLASSES
 
 from playwright.sync_api import expect, sync_playwright  # the test extra: pip install playwright (no browser download)

@@ -1,4 +1,4 @@
-"""The ``moodtune`` command line, run as a real subprocess."""
+"""The ``moodtune`` command line, in process (``moodtune.cli.main``), plus one real subprocess for the console entry."""
 
 from __future__ import annotations
 
@@ -7,17 +7,44 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import moodtune as mt
+from moodtune.cli import main
+from moodtune.contract import to_json
 from moodtune.emotion.labels import CLASSES
 
 
-def moodtune(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "moodtune", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture()
+def moodtune(capsys):
+    """``moodtune ARGS`` in this process: (exit code, stdout, stderr)."""
+
+    def run(*args) -> Run:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+def test_console_entry_point():
+    """``python -m moodtune`` (what the console script runs) exits with the command's code."""
+    ok = subprocess.run([sys.executable, "-m", "moodtune", "--version"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("moodtune ")
+    usage = subprocess.run([sys.executable, "-m", "moodtune", "analyze"], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "moodtune: error:" in usage.stderr and "Traceback" not in usage.stderr
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +60,41 @@ def photos(tmp_path_factory, hopper_path, astronaut_bgr) -> Path:
     return root
 
 
-def test_help_on_every_command():
+def test_help_on_every_command(moodtune):
     out = moodtune("--help")
-    assert out.returncode == 0 and "analyze" in out.stdout
-    for cmd in ("analyze", "eval", "train"):
+    commands = ("analyze", "recommend", "catalog", "feedback", "eval", "train", "benchmark-models", "serve", "live")
+    assert out.returncode == 0 and all(c in out.stdout for c in commands)
+    for cmd in commands:
         sub = moodtune(cmd, "--help")
-        assert sub.returncode == 0 and "usage: moodtune " + cmd in sub.stdout
+        assert sub.returncode == 0 and "Usage: moodtune " + cmd in sub.stdout, sub.stderr
+    assert "blazeface|haar" in moodtune("analyze", "--help").stdout  # choices from the detector registry
 
 
-def test_analyze_json_lines(photos):
+@pytest.mark.parametrize("argv, message", [
+    (["analyze"], "Missing argument"),
+    (["analyze", "x.jpg", "--detector", "nope"], "'nope' is not one of"),
+    (["analyze", "x.jpg", "--every", "0"], "--every"),
+    (["recommend"], "exactly one of IMAGE"),
+    (["recommend", "--emotion", "bored"], "'bored' is not one of"),
+    (["recommend", "--emotion", "sad", "--strategy", "louder"], "'louder' is not one of"),
+    (["recommend", "--va", "3", "0"], r"\[-1, 1\]"),
+    (["feedback"], "give a TRACK"),
+    (["feedback", "Some Song"], "--like or --skip"),
+    (["feedback", "Some Song", "--like", "--skip"], "only one of"),
+    (["catalog", "nope"], "No such command"),
+    (["serve", "--port", "0"], "--port"),
+    (["nope"], "No such command"),
+])
+def test_usage_errors_exit_2_with_one_error_line(moodtune, argv, message):
+    import re
+
+    out = moodtune(*argv)
+    errors = [line for line in out.stderr.splitlines() if line.startswith("moodtune: error:")]
+    assert out.returncode == 2 and len(errors) == 1 and re.search(message, errors[0]), out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_analyze_json_lines(moodtune, photos):
     out = moodtune("analyze", photos, "--json")
     assert out.returncode == 1  # the broken file fails, the rest is processed
     lines = [json.loads(line) for line in out.stdout.splitlines()]
@@ -52,26 +105,27 @@ def test_analyze_json_lines(photos):
     face = by_name["hopper.jpg"]["faces"][0]
     assert set(face) == {"box", "emotion", "confidence", "probabilities", "valence", "arousal",
                          "detection_score", "keypoints", "uncertain"}  # the contract's face (types.FaceResult)
+    assert face == to_json(mt.analyze(photos / "hopper.jpg")[0])  # the one face JSON (also HTTP's and the WebSocket's)
     assert list(face["probabilities"]) == list(CLASSES) and len(face["box"]) == 4
     assert face["emotion"] in CLASSES and 0 < face["confidence"] <= 1
 
 
-def test_analyze_text_output_and_exit_codes(photos):
+def test_analyze_text_output_and_exit_codes(moodtune, photos):
     ok = moodtune("analyze", photos / "hopper.jpg")
     assert ok.returncode == 0 and "1 face" in ok.stdout and "valence" in ok.stdout
     missing = moodtune("analyze", photos / "nope.jpg")
     assert missing.returncode == 1 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
     usage = moodtune("analyze", photos, "--detector", "nope")
-    assert usage.returncode == 2 and "unknown detector" in usage.stderr
+    assert usage.returncode == 2 and "'nope' is not one of 'blazeface', 'haar'" in usage.stderr
     assert moodtune("analyze").returncode == 2
 
 
-def test_empty_folder_is_an_error(tmp_path):
+def test_empty_folder_is_an_error(moodtune, tmp_path):
     out = moodtune("analyze", tmp_path, "--json")
     assert out.returncode == 1 and "no images" in json.loads(out.stdout)["error"]
 
 
-def test_face_crop_and_haar(photos):
+def test_face_crop_and_haar(moodtune, photos):
     out = moodtune("analyze", photos / "hopper.jpg", "--json", "--face-crop")
     face = json.loads(out.stdout)["faces"][0]
     img = cv2.imread(str(photos / "hopper.jpg"))
@@ -80,7 +134,7 @@ def test_face_crop_and_haar(photos):
     assert haar.returncode == 0 and len(json.loads(haar.stdout)["faces"]) >= 1
 
 
-def test_annotate_writes_copies(photos, tmp_path):
+def test_annotate_writes_copies(moodtune, photos, tmp_path):
     out = moodtune("analyze", photos / "hopper.jpg", "--annotate", tmp_path / "ann")
     assert out.returncode == 0
     written = cv2.imread(str(tmp_path / "ann" / "hopper.annotated.jpg"))
@@ -90,7 +144,7 @@ def test_annotate_writes_copies(photos, tmp_path):
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_analyze_fer_crops_folder(shared_data, tmp_path):
+def test_analyze_fer_crops_folder(moodtune, shared_data, tmp_path):
     """--face-crop over one class folder of real FER2013 crops gives the same answer as the model."""
     from moodtune.emotion.classifier import get_classifier
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
 import random
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,24 +29,64 @@ from moodtune.music.feedback import FeedbackStore
 from moodtune.music.store import CatalogStore
 from moodtune.music.types import track_key
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")]
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
-def run_and_kill(args: list[str], delay: float) -> tuple[list[str], str]:
-    """Run ``python *args``, SIGKILL it after ``delay`` s (unless it ended); (complete stdout lines, stderr)."""
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
-    try:
-        out, err = proc.communicate(timeout=delay)  # reads while waiting: the writer never blocks on a full pipe
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
+def run_until(args: list[str], kill_when: Callable[[str, str], bool]) -> tuple[list[str], str, bool]:
+    """Run ``python *args`` and SIGKILL it as soon as ``kill_when(stream, piece)`` says so, where each
+    ``piece`` is a complete stdout line (``stream`` "out") or a stderr segment up to a line break or
+    carriage return ("err", e.g. one progress-bar refresh). The kill is driven by the child's own
+    progress, never by the clock, so a busy machine only makes it slower.
+
+    Returns (complete stdout lines, stderr, killed); a child that ends by itself must exit 0.
+    """
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, bufsize=0)
+    events: queue.Queue = queue.Queue()
+
+    def pump(stream, name: str, seps: bytes) -> None:
+        buf = b""
+        while chunk := stream.read(4096):  # drains the pipe: the writer never blocks on it
+            buf += chunk
+            *pieces, buf = re.split(b"[" + seps + b"]", buf)
+            for piece in pieces:
+                events.put((name, piece.decode("utf-8", "replace")))
+        events.put((name, None))
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, "out", b"\n"), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, "err", b"\r\n"), daemon=True)]
+    for t in threads:
+        t.start()
+    lines, err, open_streams, killed = [], [], 2, False
+    while open_streams:
+        name, piece = events.get(timeout=300)
+        if piece is None:
+            open_streams -= 1
+            continue
+        (lines if name == "out" else err).append(piece)
+        if not killed and kill_when(name, piece):
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+    proc.wait(timeout=60)
+    if killed:
         assert proc.returncode == -signal.SIGKILL
     else:
-        assert proc.returncode == 0, err[-2000:]
-    lines = out.split("\n")[:-1]  # the last piece is empty or a line cut by the kill
-    return lines, err
+        assert proc.returncode == 0, "\n".join(err)[-2000:]
+    return lines, "\n".join(err), killed
+
+
+def after(n: int, stream: str, pattern: str) -> Callable[[str, str], bool]:
+    """A ``kill_when`` that fires on the ``n``-th piece of ``stream`` matching ``pattern``."""
+    seen = 0
+
+    def check(name: str, piece: str) -> bool:
+        nonlocal seen
+        if name == stream and re.search(pattern, piece):
+            seen += 1
+        return seen >= n
+
+    return check
 
 
 def integrity_ok(db: Path) -> None:
@@ -79,7 +122,9 @@ def test_feedback_writer_killed_many_times_keeps_every_acknowledged_write(tmp_pa
     acked_fb: dict[int, int] = {}  # event id -> i
     acked_hist: set[int] = set()
     for rnd in range(12):
-        lines, err = run_and_kill(["-c", FEEDBACK_WRITER, str(db), str(rnd * 10**5)], rng.uniform(0.2, 1.2))
+        # killed after a random number of acknowledged writes, i.e. somewhere in the next one
+        lines, err, _ = run_until(["-c", FEEDBACK_WRITER, str(db), str(rnd * 10**5)],
+                                  after(rng.randint(5, 60), "out", r"^(feedback|history) "))
         for ln in lines:
             kind, i, *rest = ln.split()
             if kind == "feedback":
@@ -135,7 +180,10 @@ def test_catalog_import_killed_many_times_is_all_or_nothing(tmp_path):
     present: dict[str, int] = {}
     for rnd in range(14):
         todo = [str(p) for p in parts if p.name not in present]
-        lines, err = run_and_kill(["-m", "moodtune", "catalog", "import", *todo, "--catalog", str(db)], rng.uniform(0.3, 1.8))
+        # let 0-2 imports finish, then kill at the 1st-3rd progress report of the next one: on its first
+        # report (start-up of the import), during its rows, or on its last (the commit just returned)
+        lines, err, _ = run_until(["-m", "moodtune", "catalog", "import", *todo, "--catalog", str(db)],
+                                  _import_progress(rng.randint(0, 2), rng.randint(1, 3)))
         acked |= {m.group(1) for ln in lines if (m := re.match(r".*/(part\d+\.csv): format generic: 3000 rows", ln))}
         started = re.findall(r"importing (part\d+\.csv):", err)
         integrity_ok(db)
@@ -148,6 +196,21 @@ def test_catalog_import_killed_many_times_is_all_or_nothing(tmp_path):
         mid_import += bool(started) and started[-1] not in present
     assert mid_import >= 3, "too few kills landed inside an import: the test lost its point"
     assert len(acked) >= 5
+
+
+def _import_progress(files_done: int, reports: int) -> Callable[[str, str], bool]:
+    """Kill after ``files_done`` acknowledged imports, at the ``reports``-th progress report of a later file."""
+    acked, seen = 0, 0
+
+    def check(name: str, piece: str) -> bool:
+        nonlocal acked, seen
+        if name == "out" and re.search(r"format generic: 3000 rows", piece):
+            acked += 1
+        elif name == "err" and acked >= files_done and re.search(r"importing part\d+\.csv:", piece):
+            seen += 1
+        return seen >= reports
+
+    return check
 
 
 def _present(store: CatalogStore, parts: list[Path]) -> dict[str, int]:

@@ -118,6 +118,7 @@ def catalog(tmp_path_factory):
         yield store, folder
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=CSV_INPUTS)
 def test_importer_never_leaves_a_half_import(catalog, data):

@@ -15,7 +15,10 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 pytest.importorskip("httpx")
 pytest.importorskip("psutil")
-from load import ENDPOINTS, run_load, serve, table  # noqa: E402
+from helpers import bench_module, serve  # noqa: E402
+
+load = bench_module("load")
+ENDPOINTS, run_load, table = load.ENDPOINTS, load.run_load, load.table
 
 pytestmark = pytest.mark.slow
 

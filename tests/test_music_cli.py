@@ -1,4 +1,4 @@
-"""The command line (in process, through ``moodtune.app.cli.main``): recommend, catalog, feedback,
+"""The command line (in process, through ``moodtune.cli.main``): recommend, catalog, feedback,
 eval music; and the starter catalogue on a fresh machine."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from moodtune.app.cli import main
+from moodtune.cli import main
 from moodtune.config import data_dir
 from moodtune.emotion.classifier import DEFAULT_MODEL
 from moodtune.music.starter import TAG_ANCHORS, load_starter_tracks
@@ -66,13 +66,13 @@ def test_recommend_va_human_output(capsys):
 
 def test_recommend_usage_errors(capsys, tmp_path):
     code, _, err = run(capsys, "recommend")
-    assert code == 1 and "exactly one of IMAGE" in err
+    assert code == 2 and "exactly one of IMAGE" in err  # usage errors exit 2
     code, _, err = run(capsys, "recommend", str(tmp_path / "missing.jpg"))
     assert code == 1 and "image not found" in err
     code, _, err = run(capsys, "recommend", "--va", "3", "0")
-    assert code == 1 and "[-1, 1]" in err
+    assert code == 2 and "[-1, 1]" in err
     code, _, err = run(capsys, "recommend", "--emotion", "bored")
-    assert code == 1 and "expected one of" in err
+    assert code == 2 and "is not one of" in err
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((120, 160, 3), 200, np.uint8))
     if DEFAULT_MODEL.is_file():
@@ -112,8 +112,7 @@ def test_recommend_image_largest_face_and_group(capsys, tmp_path):
 
 
 def test_help_explains_strategies(capsys):
-    with pytest.raises(SystemExit):
-        main(["recommend", "--help"])
+    assert main(["recommend", "--help"]) == 0
     out = capsys.readouterr().out
     for s in ("match", "calm", "energize", "lift", "auto", "iso principle"):
         assert s in out
@@ -186,7 +185,7 @@ def test_feedback_like_skip_list(capsys, home):
     code, _, err = run(capsys, "feedback", "No Such Song At All", "--like")
     assert code == 1 and "no track" in err
     code, _, err = run(capsys, "feedback", "Clair de lune - Claude Debussy")
-    assert code == 1 and "--like or --skip" in err
+    assert code == 2 and "--like or --skip" in err
     assert (home / "feedback.sqlite").is_file()
 
 

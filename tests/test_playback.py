@@ -14,7 +14,7 @@ pytest.importorskip("mutagen", reason="catalog scan needs mutagen")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from audio import music_folder  # noqa: E402
-from moodtune.app.server import create_app  # noqa: E402
+from moodtune.web.app import create_app  # noqa: E402
 from moodtune.music.export import Entry, format_for, to_m3u8  # noqa: E402
 from moodtune.music.scan import local_file, name_parts, scan_folder  # noqa: E402
 from moodtune.music.store import CatalogStore  # noqa: E402

@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 httpx = pytest.importorskip("httpx")
 psutil = pytest.importorskip("psutil")
-from load import hopper_jpeg, serve  # noqa: E402
+from helpers import hopper_jpeg, serve  # noqa: E402
 from test_music_spotify import FakeSpotify  # noqa: E402
 
 from moodtune import MoodtuneError  # noqa: E402
@@ -91,11 +91,11 @@ def raw(server, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
 
 
 def test_serve_binds_loopback_by_default(server):
-    from moodtune.app import server as server_module
-    from moodtune.app.cli import build_parser
+    from moodtune.cli.serve import serve as serve_command
+    from moodtune.web.app import run
 
-    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
-    assert inspect.signature(server_module.run).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(serve_command).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(run).parameters["host"].default == "127.0.0.1"
     # the real process, started without --host, listens on loopback only
     listening = {c.laddr.ip for c in psutil.Process(server.proc.pid).net_connections(kind="inet")
                  if c.status == psutil.CONN_LISTEN}
@@ -130,7 +130,7 @@ def test_bodies_within_the_limits_are_served(server):
     ok = httpx.post(server.url + "/api/analyze", files={"image": ("h.jpg", hopper_jpeg(), "image/jpeg")}, timeout=60)
     assert ok.status_code == 200 and len(ok.json()["faces"]) == 1
     big_ok = httpx.post(server.url + "/api/feedback", json={"track": "x" * 400, "action": "like", "note": "n" * 60000})
-    assert big_ok.status_code == 422 and "no track" in big_ok.json()["error"]  # 61 KB: parsed, not refused
+    assert big_ok.status_code == 404 and "no track" in big_ok.json()["error"]  # 61 KB: parsed, not refused
     almost = b"\xff\xd8\xff" + bytes(LIMIT_MB * 2**20 - 50)  # fits alone, not with the multipart framing
     assert httpx.post(server.url + "/api/analyze", content=almost, headers={"content-type": "image/jpeg"}).status_code == 422
     assert httpx.post(server.url + "/api/analyze", files={"image": ("big.jpg", almost, "image/jpeg")}).status_code == 413
@@ -146,6 +146,7 @@ TRAVERSALS = [
     b"/static/%2fetc%2fpasswd", b"/static/" + b"../" * 12 + b"etc/passwd", b"/static/" + b"%2e%2e/" * 12 + b"etc/passwd",
     b"/static/app.js%00.png", b"/static/%00", b"/static/app.js\x00", b"/../../../../etc/passwd", b"//etc/passwd",
     b"/api/../static/../server.py", b"http://127.0.0.1/static/../server.py", b"/static/%ff%fe",
+    b"/static/../app.py", b"/static/%2e%2e/app.py", b"/static/..%2fapp.py", b"/static/../web/app.py",
 ]
 
 
@@ -182,7 +183,7 @@ def test_no_path_traversal_through_request_fields(server):
             assert httpx.get(url + "/api/feedback", params={"user": name}).json()["events"][0]["track"] == track
         # a track reference is looked up in the catalogue, never opened
         bad = httpx.post(url + "/api/feedback", json={"track": name.replace(tag, "etc/passwd"), "action": "skip"})
-        assert bad.status_code == 422 and "no track" in bad.json()["error"], name
+        assert bad.status_code == 404 and "no track" in bad.json()["error"], name
     # fields that name files elsewhere (catalogue, feedback database) are not accepted from a request
     evil = {"catalog": "/etc/passwd", "feedback_db": f"/tmp/{tag}.sqlite", "home": f"/tmp/{tag}"}
     r = httpx.post(url + "/api/recommend", json={"emotion": "sad", "n": 3, "user": "ana", **evil})

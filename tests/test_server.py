@@ -4,6 +4,7 @@ recommendations and feedback, and the live WebSocket's tracking and smoothing.""
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -13,11 +14,12 @@ pytest.importorskip("fastapi", reason="the web extra is not installed: pip insta
 from fastapi.testclient import TestClient  # noqa: E402
 
 import moodtune  # noqa: E402
-from moodtune.app.server import ServerState, create_app  # noqa: E402
+from moodtune.contract import to_json  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402
+from moodtune.web import create_app  # noqa: E402
 
 FACE_KEYS = {"box", "emotion", "confidence", "probabilities", "valence", "arousal", "detection_score", "keypoints", "uncertain"}
-needs_music = pytest.mark.skipif(ServerState.music() is None, reason="the music engine (moodtune.recommend) is not built yet")
+needs_music = pytest.mark.skipif(not callable(getattr(moodtune, "recommend", None)), reason="no music engine")
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +41,24 @@ def _probs(face) -> np.ndarray:
 def test_health_and_openapi(client):
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["version"] == moodtune.__version__
-    assert h["classes"] == list(CLASSES) and set(h["strategies"]) == {"auto", "match", "calm", "energize", "lift"}
+    assert h["classes"] == list(CLASSES) and set(h["strategies"]) == {"auto", "match", "balanced", "calm", "energize", "lift"}
     assert isinstance(h["spotify"], bool)
     schema = client.get("/openapi.json").json()
     for path in ("/api/analyze", "/api/recommend", "/api/feedback", "/api/health"):
         assert path in schema["paths"]
     assert "multipart/form-data" in schema["paths"]["/api/analyze"]["post"]["requestBody"]["content"]
-    live = schema["components"]["schemas"]["LiveFrameOut"]  # the WebSocket's messages, documented too
-    assert live["properties"]["faces"]["items"]["$ref"] == "#/components/schemas/TrackedFaceOut"
-    assert "track" in schema["components"]["schemas"]["TrackedFaceOut"]["properties"]
+    live = schema["components"]["schemas"]["LiveFrame"]  # the WebSocket's messages, documented too
+    assert live["properties"]["faces"]["items"]["$ref"] == "#/components/schemas/TrackedFace"
+    assert {"track", "raw_emotion"} | FACE_KEYS <= set(schema["components"]["schemas"]["TrackedFace"]["properties"])
+    # every route declares its answer: the schema of a 200 is never empty
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            content = op["responses"]["200"]["content"]
+            if set(content) == {"application/json"}:
+                assert content["application/json"]["schema"], (method, path)
+            else:  # a file: audio, a playlist file
+                assert content and "application/json" not in content, (method, path)
+    assert "application/json" in schema["paths"]["/api/recommend"]["post"]["requestBody"]["content"]
 
 
 def test_page_and_assets_are_local(client):
@@ -67,10 +78,10 @@ def test_analyze_upload_matches_the_cli_shape(client, hopper_path, hopper_jpeg):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["width"], body["height"]) == (512, 600)
-    assert len(body["faces"]) == 1 and set(body["faces"][0]) == FACE_KEYS
+    assert len(body["faces"]) == 1 and FACE_KEYS <= set(body["faces"][0])
     direct = moodtune.analyze(hopper_path)[0]
     face = body["faces"][0]
-    assert face["box"] == list(direct.box) and face["emotion"] == direct.emotion
+    assert face == to_json(direct)  # the one JSON of a face: the same as the CLI's and the WebSocket's
     assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     # a raw image body works too, and a PNG (from scikit-image) through the same route
     raw = client.post("/api/analyze", content=hopper_jpeg, headers={"content-type": "image/jpeg"})
@@ -78,7 +89,7 @@ def test_analyze_upload_matches_the_cli_shape(client, hopper_path, hopper_jpeg):
 
 
 def test_analyze_photo_without_a_face(client):
-    ok, png = cv2.imencode(".png", np.full((120, 160, 3), 200, np.uint8))
+    _, png = cv2.imencode(".png", np.full((120, 160, 3), 200, np.uint8))
     r = client.post("/api/analyze", files={"image": ("plain.png", png.tobytes(), "image/png")})
     assert r.status_code == 200 and r.json()["faces"] == []
 
@@ -125,10 +136,10 @@ def test_unexpected_errors_are_a_plain_500(hopper_jpeg, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("secret detail")
 
-    from moodtune.pipeline import FrameAnalyzer
+    from moodtune.pipeline import Analyzer
 
     with TestClient(create_app(), raise_server_exceptions=False) as c:
-        monkeypatch.setattr(FrameAnalyzer, "analyze", boom)
+        monkeypatch.setattr(Analyzer, "classify", boom)
         r = c.post("/api/analyze", files={"image": ("h.jpg", hopper_jpeg, "image/jpeg")})
     assert r.status_code == 500 and r.json() == {"error": "internal server error"}
     assert "secret detail" not in r.text
@@ -166,6 +177,8 @@ def test_live_websocket_tracks_and_smooths_per_connection(client, hopper_bgr):
         assert len(first["faces"]) == 1 and len(second["faces"]) == 1
         assert first["faces"][0]["track"] == second["faces"][0]["track"] == 1
         assert set(FACE_KEYS) <= set(second["faces"][0])
+        assert {k: v for k, v in first["faces"][0].items() if k not in ("track", "raw_emotion")}.keys() == \
+            to_json(moodtune.analyze(a)[0]).keys()  # a live face is the face JSON plus its track
         assert _probs(first["faces"][0]) == pytest.approx(raw_a, abs=2e-3)
         assert _probs(second["faces"][0]) == pytest.approx(raw_a, abs=0.01)  # smoothed: still the first frame's
         ws.send_text(json.dumps({"half_life": 0}))  # smoothing off: the raw probabilities
@@ -230,41 +243,133 @@ def test_feedback_is_stored(client):
     assert events[0]["track"] == track["id"] and events[0]["action"] == "like"
     assert client.post("/api/feedback", json={"track": track["id"], "action": "love"}).status_code == 422
     missing = client.post("/api/feedback", json={"track": "mt-000000000000", "action": "skip"})
-    assert missing.status_code == 422 and "error" in missing.json()
+    assert missing.status_code == 404 and "no track" in missing.json()["error"]
 
 
-# ----------------------------------------------------------------------------- the commands
+# ----------------------------------------------------------------------------- uploads, limits, concurrency
 
 
-def _moodtune(*args, timeout=120):
-    import subprocess
-    import sys
+def test_uploads_are_never_spooled_to_disk(hopper_jpeg, monkeypatch):
+    """A 1.5 MB upload (over Starlette's default 1 MB spool size) stays in memory."""
+    import tempfile
 
-    return subprocess.run([sys.executable, "-m", "moodtune", *args], capture_output=True, text=True, timeout=timeout)
+    rolled = []
+    real = tempfile.SpooledTemporaryFile.rollover
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", lambda self: rolled.append(1) or real(self))
+    big = hopper_jpeg + b"\0" * (1536 * 1024)  # trailing bytes after the JPEG's end are ignored by the decoder
+    with TestClient(create_app(max_upload_bytes=2 * 1024 * 1024)) as c:
+        r = c.post("/api/analyze", files={"image": ("big.jpg", big, "image/jpeg")})
+        rec = c.post("/api/recommend", files={"image": ("big.jpg", big, "image/jpeg")}, data={"n": "2"})
+    assert r.status_code == 200 and len(r.json()["faces"]) == 1, r.text
+    assert rec.status_code == 200 and len(rec.json()["tracks"]) == 2, rec.text
+    assert rolled == []
 
 
-def test_serve_refuses_a_busy_port():
+def test_a_timed_out_request_stops_costing_cpu(hopper_jpeg, monkeypatch):
+    """One CPU slot, a 1 s timeout, detection made to take 1.5 s: the first request times out and
+    stops before classification; the requests queued behind it never start. All get 504."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moodtune.pipeline import Analyzer
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    real_detect, real_classify = BlazeFaceDetector.detect, Analyzer.classify
+    calls = {"detect": 0, "classify": 0}
+    lock = threading.Lock()
+
+    def slow_detect(self, bgr):
+        with lock:
+            calls["detect"] += 1
+        time.sleep(1.5)
+        return real_detect(self, bgr)
+
+    def counted_classify(*args, **kwargs):
+        with lock:
+            calls["classify"] += 1
+        return real_classify(*args, **kwargs)
+
+    app = create_app(timeout=1.0, cpu_slots=1)
+    with TestClient(app) as c:
+        monkeypatch.setattr(BlazeFaceDetector, "detect", slow_detect)
+        monkeypatch.setattr(Analyzer, "classify", counted_classify)
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda _: c.post("/api/analyze", files={"image": ("h.jpg", hopper_jpeg, "image/jpeg")}),
+                                    range(3)))
+        time.sleep(1.0)  # any work still running would have called classify by now
+    state = app.state.moodtune
+    assert [r.status_code for r in answers] == [504, 504, 504], [r.text for r in answers]
+    assert "longer than 1 s" in answers[0].json()["error"]
+    assert calls == {"detect": 1, "classify": 0}  # one started, stopped at its checkpoint; two never started
+    assert (state.started_work, state.cancelled_work) == (1, 1)
+
+
+def test_method_not_allowed_names_every_method_of_the_path(client):
+    r = client.request("OPTIONS", "/api/feedback")
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+    r = client.put("/api/analyze", content=b"x")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+@pytest.mark.slow
+def test_serve_with_several_workers(hopper_jpeg):
+    """``moodtune serve --workers 2``: two worker processes, each with its own models, both answering."""
+    import httpx
+    import psutil
+    from helpers import serve
+
+    with serve("--workers", "2", "--log-level", "info") as server:
+        answered: set[int] = set()
+        for _ in range(50):  # a new connection each time: the kernel spreads them over the workers
+            with httpx.Client(base_url=server.url, timeout=60) as c:
+                r = c.post("/api/analyze", files={"image": ("h.jpg", hopper_jpeg, "image/jpeg")})
+                assert r.status_code == 200 and len(r.json()["faces"]) == 1
+                answered.add(c.get("/api/health").json()["pid"])
+            if len(answered) == 2:
+                break
+        children = {p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)}
+        log = server.log_text()
+    started = {int(p) for p in re.findall(r"Started server process \[(\d+)\]", log)}
+    assert len(started) == 2 and started <= children, log[-2000:]
+    assert log.count("Application startup complete") == 2  # each worker ran its own start-up (models, catalogue)
+    assert answered == started, (answered, started)  # and both answer
+    assert "Traceback" not in log
+
+
+# ----------------------------------------------------------------------------- the commands (in process)
+
+
+def test_serve_refuses_a_busy_port(capsys):
     import socket
+
+    from moodtune.cli import main
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        out = _moodtune("serve", "--port", str(s.getsockname()[1]))
-    assert out.returncode == 1
-    assert "already in use" in out.stderr and "Traceback" not in out.stderr
+        code = main(["serve", "--port", str(s.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "moodtune: error:" in err and "already in use" in err and "Traceback" not in err
 
 
-def test_live_without_a_camera_says_so(tmp_path):
+def test_live_without_a_camera_says_so(capsys):
     import glob
+
+    from moodtune.cli import main
 
     if glob.glob("/dev/video*"):
         pytest.skip("this machine has a camera")
-    out = _moodtune("live", "--no-window")
-    assert out.returncode == 1
-    assert "no camera" in out.stderr and "moodtune serve" in out.stderr and "Traceback" not in out.stderr
+    code = main(["live", "--no-window"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no camera" in err and "moodtune serve" in err and "Traceback" not in err
 
 
-def test_live_reads_a_video_file_as_text(tmp_path, hopper_bgr):
+def test_live_reads_a_video_file_as_text(tmp_path, hopper_bgr, capsys):
+    from moodtune.cli import main
+
     path = tmp_path / "clip.avi"
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
     for i in range(6):
@@ -272,6 +377,7 @@ def test_live_reads_a_video_file_as_text(tmp_path, hopper_bgr):
         frame[60:420, 100 + 5 * i : 100 + 5 * i + 307] = cv2.resize(hopper_bgr, (307, 360))
         w.write(frame)
     w.release()
-    out = _moodtune("live", "--source", str(path))
-    assert out.returncode == 0, out.stderr
-    assert "face 1:" in out.stdout and "6 frames" in out.stderr
+    code = main(["live", "--source", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "face 1:" in out and "6 frames" in err

@@ -70,6 +70,7 @@ def small() -> FerData:
     return FerData(images, labels, splits, np.arange(len(labels)))
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")
 def test_every_baseline_trains_and_scores_on_a_subsample(small):
@@ -93,6 +94,7 @@ def test_every_baseline_trains_and_scores_on_a_subsample(small):
     assert len(table) == 2 + len(BASELINES) and table[2].startswith("| Gaussian Naive Bayes | HOG+LBP | ")
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")
 def test_baselines_are_seeded(small):

@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from moodtune.app.cli import main  # noqa: E402
+from moodtune.cli import main  # noqa: E402
 from moodtune.config import ASSETS, data_dir  # noqa: E402
 from moodtune.emotion.classifier import EmotionClassifier  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402
@@ -28,7 +28,7 @@ from moodtune.training.zoo import create_model  # noqa: E402
 
 FER = data_dir() / "fer2013"
 HAVE_DATA = (FER / "meta.csv").is_file() and (FER / "images").is_dir()
-pytestmark = [pytest.mark.shared, pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")]
+pytestmark = [pytest.mark.slow, pytest.mark.shared, pytest.mark.skipif(not HAVE_DATA, reason=f"FER2013 not found at {FER}")]
 
 PER_SPLIT = {"Training": 192, "PublicTest": 64, "PrivateTest": 64}
 LIMIT, BATCH = 128, 64  # 2 steps per epoch

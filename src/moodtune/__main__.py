@@ -1,5 +1,3 @@
-import sys
+from moodtune.cli import run
 
-from moodtune.app.cli import main
-
-sys.exit(main())
+run()

@@ -7,7 +7,7 @@ Fields annotated ``Rounded`` are rounded to 4 decimals in JSON only (Python keep
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer, TypeAdapter
@@ -15,7 +15,7 @@ from pydantic import PlainSerializer, TypeAdapter
 Rounded = Annotated[float, PlainSerializer(lambda v: round(float(v), 4), return_type=float, when_used="json")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def adapter(tp: Any) -> TypeAdapter:
     """The (cached) pydantic ``TypeAdapter`` for a type."""
     return TypeAdapter(tp)

@@ -1,1 +1,1 @@
-"""User-facing layers over the public API: the command line and the web server."""
+"""Drawing boxes and labels on images (``draw``); the command line is ``moodtune.cli``, the web app ``moodtune.web``."""

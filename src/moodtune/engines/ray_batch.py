@@ -32,12 +32,12 @@ TRACKS_PER_RANGE = 100_000  #: track ids of range k of a video start at k * this
 
 def _inputs(paths: Iterable[str], chunk_seconds: float) -> tuple[list[dict], list[dict], list[dict]]:
     """(images, video ranges, errors): one row per input, each with its ``order`` and shown ``path``."""
-    from moodtune.app.commands.analyze import _display, iter_inputs
+    from moodtune.inputs import display, iter_inputs
     from moodtune.video import is_video, open_video
 
     images, ranges, errors = [], [], []
     for path, error in iter_inputs([str(p) for p in paths]):
-        row = {"order": len(images) + len(ranges) + len(errors), "path": _display(path)}
+        row = {"order": len(images) + len(ranges) + len(errors), "path": display(path)}
         if error is not None:
             errors.append({**row, "error": error})
         elif is_video(path):

@@ -218,6 +218,8 @@ class Track:
     estimated: list[str] = field(default_factory=list)
     language: str | None = None
     rowid: Annotated[int | None, Field(exclude=True)] = None
+    #: where this track's own audio plays (a URL the web app sets for files ``catalog scan`` registered)
+    audio: Annotated[str | None, Field(exclude=True)] = None
 
     @computed_field
     @property
@@ -244,13 +246,16 @@ class Track:
     @computed_field
     @property
     def links(self) -> dict[str, str]:
-        """Spotify track URL (when the id is known), Spotify and YouTube search links (always)."""
+        """Spotify track URL (when the id is known), Spotify and YouTube search links (always), and
+        ``audio`` where the track's own file plays."""
         q = quote_plus(f"{self.title} {self.artists[0] if self.artists else ''}".strip())
         out = {}
         if self.spotify_id:
             out["spotify"] = f"https://open.spotify.com/track/{self.spotify_id}"
         out["spotify_search"] = f"https://open.spotify.com/search/{q}"
         out["youtube_search"] = f"https://www.youtube.com/results?search_query={q}"
+        if self.audio:
+            out["audio"] = self.audio
         return out
 
     def to_dict(self) -> dict:

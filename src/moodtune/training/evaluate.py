@@ -73,7 +73,7 @@ def predictor(target: str, tta: bool = False) -> tuple[str, Callable[[np.ndarray
     from moodtune.training.train import TrainConfig, predict
     from moodtune.training.zoo import create_model
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     cfg = TrainConfig(**ckpt["config"])
     model = create_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(ckpt["model"])

@@ -122,7 +122,7 @@ def _torch_model(model_file: Path | None, folder: Path | None):
     except ImportError:
         return None, "it needs torch (pip install 'moodtune[train]')"
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
         cfg = TrainConfig(**state["config"])
         model = create_model(cfg.model, **cfg.model_kwargs)
         model.load_state_dict(state["model"])

@@ -6,29 +6,54 @@ import glob
 import os
 import sys
 import time
+from typing import Annotated
 
+import typer
+
+from moodtune.cli.common import DetectorOpt, ModelOpt, value
 from moodtune.errors import MoodtuneError
 
 NO_CAMERA_HINT = "use `moodtune serve` and the browser page, or `moodtune live --source VIDEO` for a video file"
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "live",
-        help="moods from your webcam, live, in a window",
-        description="Read the webcam, find the faces, track them and show each one's smoothed expression. "
-        "Opens a window where OpenCV has window support; otherwise (e.g. opencv-python-headless, or no "
-        "display) prints one line whenever a face's mood changes. Press q or Esc in the window, or Ctrl+C, to stop. "
-        "Nothing is recorded.",
-    )
-    p.add_argument("--camera", type=int, default=0, metavar="INDEX", help="camera number (default 0: the first camera)")
-    p.add_argument("--source", metavar="VIDEO", help="read this video file instead of a camera")
-    p.add_argument("--no-window", action="store_true", help="print moods as text instead of opening a window")
-    p.add_argument("--half-life", type=float, default=0.5, metavar="SECONDS", help="smoothing half-life (default 0.5)")
-    p.add_argument("--detector", help="face detector: blazeface (default) or haar")
-    p.add_argument("--model", help="ONNX emotion model (default: the shipped one)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    p.set_defaults(func=run)
+def register(app: typer.Typer) -> None:
+    app.command("live")(live)
+
+
+def live(
+    camera: Annotated[int, typer.Option(min=0, metavar="INDEX", help="camera number (0: the first camera)")] = 0,
+    source: Annotated[str | None, typer.Option(metavar="VIDEO", show_default=False,
+                                               help="read this video file instead of a camera")] = None,
+    no_window: Annotated[bool, typer.Option("--no-window", help="print moods as text instead of opening a window")] = False,
+    half_life: Annotated[float, typer.Option(min=0, metavar="SECONDS", help="smoothing half-life")] = 0.5,
+    detector: DetectorOpt = None,
+    model: ModelOpt = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, metavar="N", show_default=False, help="stop after N frames")] = None,
+) -> int:
+    """Moods from your webcam, live, in a window (or as text lines).
+
+    Finds the faces, tracks them and shows each one's smoothed expression. Opens a window where
+    OpenCV has window support; otherwise prints one line whenever a face's mood changes. Press q or
+    Esc in the window, or Ctrl+C, to stop. Nothing is recorded.
+    """
+    cap, name = open_source(camera, source)
+    window = not no_window
+    if window:
+        window, why = has_window_support()
+        if not window:
+            print(f"moodtune live: {why}; showing moods as text instead (the browser page has the full view: moodtune serve)",
+                  file=sys.stderr)
+    from moodtune.pipeline import FrameAnalyzer
+
+    analyzer = FrameAnalyzer(value(detector), model, half_life=half_life, fast=True)
+    try:
+        return _loop(cap, name, analyzer, window, max_frames, from_file=bool(source))
+    finally:
+        cap.release()
+        if window:
+            import cv2
+
+            cv2.destroyAllWindows()
 
 
 def has_window_support() -> tuple[bool, str]:
@@ -44,52 +69,28 @@ def has_window_support() -> tuple[bool, str]:
     return True, ""
 
 
-def open_source(args):
+def open_source(camera: int, source: str | None):
     """A ``cv2.VideoCapture`` on the camera or file; ``MoodtuneError`` with a clear message when there is none."""
     import cv2
 
-    if args.source:
+    if source:
         from moodtune.video import open_video
 
-        cap, _ = open_video(args.source)
-        return cap, args.source
+        cap, _ = open_video(source)
+        return cap, source
     if sys.platform.startswith("linux") and not glob.glob("/dev/video*"):
         raise MoodtuneError(f"no camera found on this computer (no /dev/video* device): {NO_CAMERA_HINT}")
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        cap = cv2.VideoCapture(args.camera)
+        cap = cv2.VideoCapture(camera)
         ok = cap.isOpened() and cap.read()[0]
     finally:
         cv2.utils.logging.setLogLevel(level)
     if not ok:
         cap.release()
-        raise MoodtuneError(f"camera {args.camera} cannot be opened (missing, busy, or no permission): {NO_CAMERA_HINT}")
-    return cap, f"camera {args.camera}"
-
-
-def run(args) -> int:
-    if args.half_life < 0 or (args.max_frames is not None and args.max_frames < 1):
-        print("moodtune live: error: --half-life must be >= 0 and --max-frames >= 1", file=sys.stderr)
-        return 2
-    cap, name = open_source(args)
-    window = not args.no_window
-    if window:
-        window, why = has_window_support()
-        if not window:
-            print(f"moodtune live: {why}; showing moods as text instead (the browser page has the full view: moodtune serve)",
-                  file=sys.stderr)
-    from moodtune.pipeline import FrameAnalyzer
-
-    analyzer = FrameAnalyzer(args.detector, args.model, half_life=args.half_life, fast=True)
-    try:
-        return _loop(cap, name, analyzer, window, args.max_frames, from_file=bool(args.source))
-    finally:
-        cap.release()
-        if window:
-            import cv2
-
-            cv2.destroyAllWindows()
+        raise MoodtuneError(f"camera {camera} cannot be opened (missing, busy, or no permission): {NO_CAMERA_HINT}")
+    return cap, f"camera {camera}"
 
 
 def _loop(cap, name: str, analyzer, window: bool, max_frames: int | None, from_file: bool) -> int:

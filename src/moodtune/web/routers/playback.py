@@ -1,6 +1,6 @@
 """Playback for the web app: local audio streamed with HTTP Range, playlist export, the page's CSP.
 
-``router`` (included by ``moodtune.app.server.create_app``) serves
+``router`` (included by ``moodtune.web.app.create_app``) serves
 
 * ``GET /api/audio/{track_id}`` the audio file ``catalog scan`` registered for that track, with
   its ``audio/*`` type; a ``Range`` request gets 206 and only those bytes (Starlette's
@@ -11,22 +11,24 @@
   URL on this server (``links``), other tracks by their Spotify link;
 * ``GET /api/playback`` what the page may play here: ``{"offline", "spotify_embed"}``.
 
-``audio_links(tracks, store)`` adds ``links.audio`` to playlist track dicts with a local file;
-``content_security_policy(offline)`` is the page's policy: Spotify's embed player is the one
-frame source allowed, and none when ``offline``.
+``attach_audio(tracks, store)`` gives playlist tracks with a registered file their ``links.audio``.
+The page's Content-Security-Policy (``moodtune.web.middleware.content_security_policy``) allows
+Spotify's embed player as the one frame source, and none when the server is ``offline``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
 
 from moodtune.music.export import FORMATS, playlist_entries, render
-from moodtune.music.types import track_key
+from moodtune.music.types import Track, track_key
+from moodtune.web.middleware import SPOTIFY_EMBED
 
 router = APIRouter(tags=["playback"])
 
@@ -36,17 +38,7 @@ AUDIO_TYPES = {
     ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".aiff": "audio/aiff",
     ".aif": "audio/aiff", ".wma": "audio/x-ms-wma",
 }
-#: Spotify's embed player: the only frame the page may show, and only when not offline.
-SPOTIFY_EMBED = "https://open.spotify.com"
 TRACK_ID = r"^[A-Za-z0-9_-]{1,64}$"
-
-
-def content_security_policy(offline: bool = False) -> bytes:
-    """The page's Content-Security-Policy: everything from this server; frames from Spotify's embed unless ``offline``."""
-    frames = "'none'" if offline else SPOTIFY_EMBED
-    return ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-            f"connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-src {frames}; object-src 'none'; "
-            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'").encode()
 
 
 def _store(request: Request):
@@ -70,19 +62,24 @@ def audio_url(track_id: str) -> str:
     return f"/api/audio/{quote(track_id)}"
 
 
-def audio_links(tracks: list[dict], store) -> list[dict]:
-    """``tracks`` (playlist JSON dicts) with ``links.audio`` set on each one whose file ``catalog scan`` registered."""
-    files = _files(store, tracks)
-    for t in tracks:
-        if _file_of(files, t) is not None:
-            t["links"] = {**(t.get("links") or {}), "audio": audio_url(str(t["id"]))}
-    return tracks
+def attach_audio(tracks: list[Track], store: Any) -> None:
+    """Set ``audio`` (so ``links.audio``) on each of ``tracks`` whose file ``catalog scan`` registered."""
+    rows = [{"id": t.id, "title": t.title, "artist": t.artist} for t in tracks]
+    files = _files(store, rows)
+    for t, row in zip(tracks, rows):
+        if _file_of(files, row) is not None:
+            t.audio = audio_url(t.id)
 
 
-@router.get("/api/playback", summary="What the page may play on this server")
-async def playback_info(request: Request) -> dict:
+class PlaybackOut(BaseModel):
+    offline: bool = Field(description="the server runs with --offline: no Spotify embed")
+    spotify_embed: bool = Field(description="tracks with a Spotify id may play in Spotify's embed player")
+
+
+@router.get("/api/playback", response_model=PlaybackOut, summary="What the page may play on this server")
+async def playback_info(request: Request) -> PlaybackOut:
     offline = bool(getattr(request.app.state, "offline", False))
-    return {"offline": offline, "spotify_embed": not offline}
+    return PlaybackOut(offline=offline, spotify_embed=not offline)
 
 
 @router.get("/api/audio/{track_id}", summary="Stream a scanned track's audio file (HTTP Range supported)",
@@ -108,7 +105,7 @@ async def audio(request: Request, track_id: str = PathParam(pattern=TRACK_ID)):
     return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/api/playlist.{fmt}", summary="The given tracks as an M3U8 or XSPF playlist file",
+@router.get("/api/playlist.{fmt}", summary="The given tracks as an M3U8 or XSPF playlist file", response_class=Response,
             responses={200: {"content": {t: {} for t in FORMATS.values()}}})
 async def export_playlist(request: Request, fmt: Literal["m3u8", "xspf"],
                           track: list[str] = Query(..., min_length=1, max_length=100, description="track ids, in order"),

@@ -11,13 +11,15 @@ and PrivateTest is not touched (selection stays on PublicTest; PrivateTest once 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 SPLIT = "PrivateTest"
 CACHE = "benchmark-cache.json"
@@ -36,53 +38,59 @@ DISPLAY = {
 FER_REFERENCE = {"algorithm": "`fer` package (its shipped model)", "accuracy": "0.658", "macro_f1": "0.639"}
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "benchmark-models",
-        help="write the comparison table (classical baselines, CNN runs, fer package) on FER2013 PrivateTest",
-        description="Build the papers' comparison table from our own runs: accuracy, macro precision/recall/F1 on "
-        "FER2013 PrivateTest (and accuracy without the faces duplicated in Training), with each run's budget. "
-        "Baselines are computed once and cached in RUNS/benchmark-cache.json; CNN runs are every RUNS/*/best.pt "
-        "whose run has finished (model.onnx exported).",
-    )
-    p.add_argument("--out", metavar="FILE.md", help="also write the table (with how it was made) into this markdown file")
-    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
-                   help="include the classical baselines (SVM, k-NN, Random Forest, Naive Bayes on HOG/LBP; default: yes)")
-    p.add_argument("--runs", metavar="DIR", default="runs", help="folder holding one sub-folder per training run (default: runs)")
-    p.add_argument("--data", metavar="DIR", help="FER2013 image folder or fer2013.csv (default: <data>/fer2013)")
-    p.add_argument("--refresh", action="store_true", help="recompute instead of using cached results")
-    p.add_argument("--include-unfinished", action="store_true",
-                   help="also score runs still training (touches PrivateTest before the run is final)")
-    p.add_argument("--limit", type=int, help="smoke run: N random faces per split (numbers not comparable)")
-    p.set_defaults(func=run)
+def register(app: typer.Typer) -> None:
+    app.command("benchmark-models")(benchmark_models)
 
 
-def run(args) -> int:
+def benchmark_models(
+    out: Annotated[Path | None, typer.Option(metavar="FILE.md", show_default=False,
+                                             help="also write the table (with how it was made) into this markdown file")] = None,
+    baselines: Annotated[bool, typer.Option(help="include the classical baselines (SVM, k-NN, Random Forest, Naive Bayes on HOG/LBP)")] = True,
+    runs: Annotated[Path, typer.Option(metavar="DIR", help="folder holding one sub-folder per training run")] = Path("runs"),
+    data: Annotated[str | None, typer.Option(metavar="DIR", show_default=False,
+                                             help="FER2013 image folder or fer2013.csv (default: <data>/fer2013)")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="recompute instead of using cached results")] = False,
+    include_unfinished: Annotated[bool, typer.Option("--include-unfinished",
+                                                     help="also score runs still training (touches PrivateTest early)")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, show_default=False,
+                                              help="smoke run: N random faces per split (numbers not comparable)")] = None,
+) -> int:
+    """Write the comparison table (classical baselines, CNN runs, fer package) on FER2013 PrivateTest.
+
+    Baselines are computed once and cached in RUNS/benchmark-cache.json; CNN runs are every
+    RUNS/*/best.pt whose run has finished (model.onnx exported).
+    """
+    return build_table(out, baselines, runs, data, refresh, include_unfinished, limit)
+
+
+def build_table(out: Path | None, baselines: bool, runs: Path, data: str | None, refresh: bool,
+                include_unfinished: bool, limit: int | None) -> int:
+    """Build, print and optionally write the table (see ``benchmark_models``)."""
     from moodtune.errors import MoodtuneError
     from moodtune.training.data import load
     from moodtune.training.zoo import MODELS
 
-    runs_dir = Path(args.runs)
+    runs_dir = runs
     if runs_dir.exists() and not runs_dir.is_dir():
         raise MoodtuneError(f"--runs {runs_dir} is not a folder")
-    data = load(args.data, ferplus=None)
-    signature = _data_signature(data, args.limit)
-    cache = {} if args.refresh else _read_cache(runs_dir / CACHE, signature)
+    fer = load(data, ferplus=None)
+    signature = _data_signature(fer, limit)
+    cache = {} if refresh else _read_cache(runs_dir / CACHE, signature)
     cache.setdefault("cnn", {})
     cache["data"] = signature
     rows = []
 
-    if args.baselines:
-        rows += _baseline_rows(data, args.limit, cache)
+    if baselines:
+        rows += _baseline_rows(fer, limit, cache)
         _write_cache(runs_dir / CACHE, cache)
 
     trained = set()
     for ckpt in sorted(runs_dir.glob("*/best.pt")):
-        row, model = _cnn_row(ckpt, data, args, cache)
+        row, model = _cnn_row(ckpt, fer, limit, include_unfinished, cache)
         trained.add(model)
         rows.append(row)
         _write_cache(runs_dir / CACHE, cache)
-    rows.append(_shipped_row(data, args, cache))
+    rows.append(_shipped_row(fer, limit, cache))
     _write_cache(runs_dir / CACHE, cache)
     for name in MODELS:
         if name not in trained:
@@ -93,16 +101,15 @@ def run(args) -> int:
 
     table = markdown(rows)
     head = f"## FER2013 {SPLIT}: classical baselines, CNN runs and the `fer` package"
-    if args.limit:
-        head += f" (smoke run on {args.limit} faces per split: not comparable)"
+    if limit:
+        head += f" (smoke run on {limit} faces per split: not comparable)"
     print(f"\n{head}\n\n{table}\n")
-    if args.out:
-        out = Path(args.out)
+    if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         argv = sys.argv[2:] if sys.argv[1:2] == ["benchmark-models"] else []
         cmd = " ".join(["moodtune benchmark-models", *argv])
         out.write_text(
-            f"{head}\n\nMade by `{cmd}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Accuracy and macro "
+            f"{head}\n\nMade by `{cmd}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Accuracy and macro "
             f"precision/recall/F1 over the 7 classes on all {SPLIT} faces; \"acc. minus Training dups\" leaves out the "
             f"faces whose exact pixels also occur in Training. CNN rows use each run's best.pt (selected on "
             f"PublicTest), with mirror test-time augmentation when the run exports it.\n\n{table}\n"
@@ -138,12 +145,12 @@ def _baseline_rows(data, limit, cache) -> list[dict]:
     return rows
 
 
-def _cnn_row(ckpt: Path, data, args, cache) -> tuple[dict, str]:
+def _cnn_row(ckpt: Path, data, limit: int | None, include_unfinished: bool, cache) -> tuple[dict, str]:
     import torch
 
     from moodtune.training.train import TrainConfig
 
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
     cfg = TrainConfig(**state["config"])
     folder = ckpt.parent
     history = _read_json(folder / "history.json", [])
@@ -159,34 +166,34 @@ def _cnn_row(ckpt: Path, data, args, cache) -> tuple[dict, str]:
     run_note = f"run `{folder}`" + (f", initialised from `{cfg.weights}`" if cfg.weights else "")
     if cfg.limit:
         run_note += f", trained on {cfg.limit} faces only (smoke run)"
-    if not finished and not args.include_unfinished:
+    if not finished and not include_unfinished:
         best = state.get("val_acc")
         row["note"] = (f"training in progress ({run_note}, best PublicTest {best:.4f}); PrivateTest not touched until it "
                        "finishes" if best is not None else f"training in progress ({run_note})")
         return row, cfg.model
     st = ckpt.stat()
-    key = f"{ckpt.resolve()}|{st.st_size}|{st.st_mtime_ns}|tta={cfg.export_tta}|limit={args.limit}"
-    row.update(_scores(key, str(ckpt), cfg.export_tta, data, args, cache))
+    key = f"{ckpt.resolve()}|{st.st_size}|{st.st_mtime_ns}|tta={cfg.export_tta}|limit={limit}"
+    row.update(_scores(key, str(ckpt), cfg.export_tta, data, limit, cache))
     row["note"] = run_note + ("" if finished else "; unfinished run")
     return row, cfg.model
 
 
-def _shipped_row(data, args, cache) -> dict:
+def _shipped_row(data, limit: int | None, cache) -> dict:
     """The model in the package, scored through the runtime users run (precision and mirror mode as shipped)."""
     from moodtune.config import ASSETS
 
     onnx = ASSETS / "emotion.onnx"
     card = _read_json(onnx.with_suffix(".json"), {})
-    key = f"shipped|{hashlib.sha1(onnx.read_bytes()).hexdigest()}|limit={args.limit}"
+    key = f"shipped|{hashlib.sha1(onnx.read_bytes()).hexdigest()}|limit={limit}"
     size = card.get("input_size", 48)
     return {"algorithm": f"**moodtune as shipped** ({DISPLAY.get(card.get('name'), card.get('name', '?'))}, "
                          f"{card.get('precision', 'float')})",
             "input": f"48x48 gray face, mirror {card.get('tta', 'none')}", "epochs": card.get("epochs_run", "—"),
             "size": f"{size}x{size}", "hardware": card.get("hardware", "—"), "minutes": card.get("train_minutes"),
-            **_scores(key, "shipped", False, data, args, cache), "note": f"`src/moodtune/assets/emotion.onnx`. {card.get('note', '')}".strip()}
+            **_scores(key, "shipped", False, data, limit, cache), "note": f"`src/moodtune/assets/emotion.onnx`. {card.get('note', '')}".strip()}
 
 
-def _scores(key: str, target: str, tta: bool, data, args, cache) -> dict:
+def _scores(key: str, target: str, tta: bool, data, limit: int | None, cache) -> dict:
     """PrivateTest scores of ``target`` (see ``evaluate.predictor``), from the cache when ``key`` is there."""
     from moodtune.training.evaluate import evaluate
 
@@ -195,7 +202,7 @@ def _scores(key: str, target: str, tta: bool, data, args, cache) -> dict:
         _say(f"{target}: using cached evaluation")
     else:
         _say(f"{target}: evaluating on {SPLIT} ...")
-        ev = evaluate(target, SPLIT, tta=tta, limit=args.limit, data=data)
+        ev = evaluate(target, SPLIT, tta=tta, limit=limit, data=data)
         hit = {"accuracy": ev.full.accuracy, "dedup": ev.dedup.accuracy, "macro_precision": ev.full.macro_precision,
                "macro_recall": ev.full.macro_recall, "macro_f1": ev.full.macro_f1, "n": int(ev.full.support.sum())}
         cache["cnn"][key] = hit

@@ -1,1 +1,0 @@
-"""One module per ``moodtune`` sub-command (see ``moodtune.app.cli.COMMANDS``)."""

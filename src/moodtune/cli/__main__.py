@@ -1,0 +1,3 @@
+from moodtune.cli import run
+
+run()

@@ -1,0 +1,56 @@
+"""``moodtune train MODEL``: train a zoo model on FER2013, checkpoint every epoch, export ONNX + card."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+
+class Schedule(str, Enum):
+    cosine = "cosine"
+    plateau = "plateau"
+
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="a model of the zoo (moodtune.training.zoo.MODELS, e.g. moodnet, mini_xception)")],
+    epochs: Annotated[int | None, typer.Option(min=1, show_default=False,
+                                               help="epochs to train (default 40); with --resume: change the run's length")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    lr: Annotated[float, typer.Option(help="peak learning rate (SGD, Nesterov momentum 0.9)")] = 0.03,
+    weight_decay: float = 5e-4,
+    schedule: Annotated[Schedule, typer.Option()] = Schedule.cosine,
+    patience: Annotated[int, typer.Option(min=0, help="early stop after N epochs without PublicTest gain (0: off)")] = 0,
+    ferplus_mix: Annotated[float, typer.Option(min=0, max=1, help="weight of the FER+ vote distribution in the targets")] = 0.25,
+    label_smoothing: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    limit: Annotated[int | None, typer.Option(min=1, show_default=False, help="use N random faces per split (smoke runs)")] = None,
+    data: Annotated[str | None, typer.Option(show_default=False,
+                                             help="FER2013 image folder or Kaggle fer2013.csv (default <data>/fer2013)")] = None,
+    weights: Annotated[str | None, typer.Option(show_default=False,
+                                                help="initialise from this local state-dict file (e.g. ImageNet weights you supply)")] = None,
+    no_tta: Annotated[bool, typer.Option("--no-tta", help="export without mirror test-time augmentation")] = False,
+    out: Annotated[str | None, typer.Option(show_default=False, help="run folder (default runs/MODEL)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last checkpoint")] = False,
+) -> int:
+    """Train an emotion model on FER2013 (needs moodtune[train]): select on PublicTest, export model.onnx and its card.
+
+    Stop any time: --resume continues from the last finished epoch.
+    """
+    from moodtune.training.train import TrainConfig
+    from moodtune.training.train import train as run_training
+
+    cfg = TrainConfig(
+        model=model, epochs=epochs or 40, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule.value,
+        patience=patience, ferplus_mix=ferplus_mix, label_smoothing=label_smoothing, seed=seed, device=device, limit=limit,
+        data=data, weights=weights, export_tta=not no_tta, out=out or f"runs/{model}",
+    )
+    run_training(cfg, resume=resume, epochs=epochs)
+    return 0
