@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from moodtune.training.augment import augment
+from moodtune.training.augment import BASIC, DEPLOYMENT, augment
 from moodtune.training.data import FerData, load
 from moodtune.training.export import export_onnx, normalise, quantize_onnx
 from moodtune.training.zoo import MODELS, create_model
@@ -39,6 +39,9 @@ class TrainConfig:
     patience: int = 0  # early stop after this many epochs without PublicTest gain (0: off)
     ferplus_mix: float = 0.25  # target = (1-m) * FER2013 one-hot + m * FER+ vote distribution
     label_smoothing: float = 0.0
+    logit_adjust: float = 0.0  # tau of the logit-adjusted loss: CE(logits + tau * log prior); raw logits then favour macro recall
+    init_onnx: str | None = None  # warm start from an exported moodnet (e.g. the shipped int8 model), see training.warmstart
+    augment: str = "deployment"  # "deployment" (training.augment.DEPLOYMENT) or "basic" (framing, roll, mirror only)
     seed: int = 0
     device: str = "auto"
     limit: int | None = None  # train/select on the first N faces only (smoke tests)
@@ -121,7 +124,17 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     y_tr = _targets(tr, cfg.ferplus_mix, cfg.label_smoothing).to(dev)
     x_va, y_va = torch.from_numpy(va.images), torch.from_numpy(va.labels)
 
-    model = create_model(cfg.model, weights=cfg.weights if state is None else None, **cfg.model_kwargs).to(dev)
+    model = create_model(cfg.model, weights=cfg.weights if state is None else None, **cfg.model_kwargs)
+    if cfg.init_onnx and state is None:
+        from moodtune.training.warmstart import load_onnx_into
+
+        load_onnx_into(model, cfg.init_onnx, normalise(torch.from_numpy(tr.sample(2048, cfg.seed).images).float()[:, None]))
+        if cfg.logit_adjust:  # the loss adds the prior back: start from the same posterior as the loaded model
+            add_log_prior(model, -cfg.logit_adjust, np.bincount(tr.labels, minlength=7))
+        print(f"initialised from {cfg.init_onnx}")
+    model = model.to(dev)
+    log_prior = torch.log(torch.from_numpy(np.bincount(tr.labels, minlength=7) + 1.0).float() / (len(tr) + 7)).to(dev)
+    policy = {"deployment": DEPLOYMENT, "basic": BASIC}[cfg.augment]
     channels_last = dev.type == "cpu" and channels_last_safe(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -153,6 +166,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
         t0 = time.time()
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(len(x_tr), generator=gen).to(dev)
+        aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 7919)
         total_loss, bar = 0.0, tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for b in bar:
             step = epoch * steps_per_epoch + b
@@ -160,30 +174,34 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step)
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment(normalise(x_tr[idx].float()[:, None]))
+            x = normalise(augment(x_tr[idx].float()[:, None], aug_gen, policy))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)
-            loss = -(y_tr[idx] * F.log_softmax(logits.float(), 1)).sum(1).mean()
+            loss = -(y_tr[idx] * F.log_softmax(logits.float() + cfg.logit_adjust * log_prior, 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total_loss += loss.item()
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{total_loss / (b + 1):.3f}")
-        probs = predict(model, x_va)
+        raw = predict(model, x_va)  # softmax of the raw logits: class-balanced when logit_adjust is 1
+        probs = torch.softmax(torch.log(raw.clamp_min(1e-12)) + cfg.logit_adjust * log_prior.cpu(), 1)  # the posterior
         acc = float((probs.argmax(1) == y_va).float().mean())
         val_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-8)), y_va))
         if plateau is not None:
             plateau.step(acc)
         rec = {"epoch": epoch + 1, "train_loss": total_loss / steps_per_epoch, "val_loss": val_loss, "val_acc": acc,
                "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1)}
+        if cfg.logit_adjust:
+            rec["val_acc_balanced"] = float((raw.argmax(1) == y_va).float().mean())
+        rec["val_recall"] = [round(float(((probs.argmax(1) == c) & (y_va == c)).sum() / max(1, int((y_va == c).sum()))), 4) for c in range(7)]
         history.append(rec)
         improved = acc > best
         best = max(best, acc)
         print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {rec['train_loss']:.4f}  PublicTest acc {acc:.4f} "
-              f"loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s{'  *best*' if improved else ''}", flush=True)
+              f"macro recall {np.mean(rec['val_recall']):.4f} loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s{'  *best*' if improved else ''}", flush=True)
         ckpt = {"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "plateau": plateau.state_dict() if plateau else None, "epoch": epoch, "history": history, "best": best,
                 "rng": torch.get_rng_state()}
@@ -205,6 +223,9 @@ def finish(out: Path, tta: str | None = None) -> Path:
     cfg = TrainConfig(**best["config"])
     model = create_model(cfg.model, **cfg.model_kwargs)
     model.load_state_dict(best["model"])
+    if cfg.logit_adjust:  # export the posterior: the prior the loss added goes into the classifier's bias
+        tr = load(cfg.data, ferplus=None).subset("Training")
+        add_log_prior(model, cfg.logit_adjust, np.bincount(tr.labels, minlength=7))
     history = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
     card = {
         "name": cfg.model,
@@ -223,6 +244,14 @@ def finish(out: Path, tta: str | None = None) -> Path:
     print(f"exported {path} (PublicTest {best['val_acc']:.4f} at epoch {best['epoch'] + 1})")
     quantize_run(path, cfg)
     return path
+
+
+def add_log_prior(model: torch.nn.Module, tau: float, counts: np.ndarray) -> None:
+    """Add ``tau * log(class prior)`` (from Training ``counts``) to the bias of the model's last Linear."""
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    prior = (counts + 1.0) / (counts.sum() + len(counts))
+    with torch.no_grad():
+        last.bias += tau * torch.log(torch.from_numpy(prior).float())
 
 
 def quantize_run(path: Path, cfg: TrainConfig) -> Path:

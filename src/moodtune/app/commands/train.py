@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, help="use N random faces per split (smoke runs)")
     p.add_argument("--data", help="FER2013 image folder or Kaggle fer2013.csv (default <data>/fer2013)")
     p.add_argument("--weights", help="initialise from this local state-dict file (e.g. ImageNet weights you supply)")
+    p.add_argument("--init-onnx", help="warm start from an exported moodnet .onnx (int8 or float), e.g. the shipped model")  # issue 13
+    p.add_argument("--logit-adjust", type=float, default=0.0, help="tau of the logit-adjusted (class-balanced) loss")  # issue 13
+    p.add_argument("--augment", choices=["deployment", "basic"], default="deployment", help="training augmentation")  # issue 13
     p.add_argument("--no-tta", action="store_true", help="export without mirror test-time augmentation")
     p.add_argument("--out", help="run folder (default runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -40,7 +43,7 @@ def run(args) -> int:
         model=args.model, epochs=args.epochs or 40, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, patience=args.patience, ferplus_mix=args.ferplus_mix, label_smoothing=args.label_smoothing,
         seed=args.seed, device=args.device, limit=args.limit, data=args.data, weights=args.weights,
-        export_tta=not args.no_tta, out=args.out or f"runs/{args.model}",
+        export_tta=not args.no_tta, init_onnx=args.init_onnx, logit_adjust=args.logit_adjust, augment=args.augment, out=args.out or f"runs/{args.model}",
     )
     train(cfg, resume=args.resume, epochs=args.epochs)
     return 0
