@@ -139,7 +139,7 @@ def jpeg(x: torch.Tensor, which: torch.Tensor, quality: torch.Tensor) -> torch.T
     out = x.clone()
     for i in torch.nonzero(which).flatten().tolist():
         img = x[i, 0].clamp(0, 255).round().to(torch.uint8).numpy()
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
+        _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
         out[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32))
     return out
 

@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     g.add_argument("--split", default="PrivateTest", choices=["Training", "PublicTest", "PrivateTest"])
     g.add_argument("--tta", action="store_true", help="average the prediction of the face and its mirror image (torch checkpoints)")
     g.add_argument("--report", metavar="DIR", help="write plots and a markdown summary into DIR")
+    g.add_argument("--robustness", action="store_true", help="accuracy under 8 corruption families x 3 severities (issue 13)")
     g.add_argument("--limit", type=int, help="evaluate on the first N images only (smoke tests)")
     g.add_argument("--data", metavar="DIR", help="FER2013 image folder or fer2013.csv (default: <data>/fer2013)")
     m = p.add_argument_group("music")
