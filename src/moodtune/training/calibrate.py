@@ -49,22 +49,28 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     return float(total / max(1, len(labels)))
 
 
-def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, max_accuracy: float = 0.5,
+def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, min_accuracy: float = 0.5, window: float = 0.05,
                         grid: np.ndarray | None = None) -> dict:
-    """The highest top-probability threshold t (on ``grid``) under which the model is right at most
-    ``max_accuracy`` of the time: below it an answer is more likely wrong than right, so "not sure".
+    """The "not sure" threshold: the lowest top probability t from which on faces are right at least
+    ``min_accuracy`` of the time, judged locally (faces whose top probability lies within ``window``
+    of each grid point at or above t). Under it an answer is more likely wrong than right.
     Returns the threshold with the share of faces under it and the accuracy on both sides."""
-    grid = np.round(np.arange(0.20, 0.80, 0.01), 2) if grid is None else grid
+    grid = np.round(np.arange(0.20, 0.96, 0.01), 2) if grid is None else grid
     top, right = probs.max(1), probs.argmax(1) == labels
-    best = float(grid[0])
+    local = []
     for t in grid:
-        m = top < t
-        if m.any() and right[m].mean() <= max_accuracy:
-            best = float(t)
+        m = np.abs(top - t) <= window
+        local.append(right[m].mean() if m.sum() >= 20 else np.nan)
+    local = np.array(local)
+    bad = np.nonzero(local < min_accuracy)[0]  # NaN (too few faces) never counts as bad
+    best = float(grid[bad[-1] + 1]) if len(bad) and bad[-1] + 1 < len(grid) else float(grid[0])
     m = top < best
     return {"uncertain_below": best, "share_uncertain": round(float(m.mean()), 4),
             "accuracy_uncertain": round(float(right[m].mean()), 4) if m.any() else None,
             "accuracy_confident": round(float(right[~m].mean()), 4) if (~m).any() else None}
+
+
+RULE = "lowest top probability from which on faces near each probability are right at least half the time (window 0.05)"
 
 
 def calibration_card(probs: np.ndarray, labels: np.ndarray, temperature: float, before: np.ndarray | None = None) -> dict:
@@ -75,3 +81,44 @@ def calibration_card(probs: np.ndarray, labels: np.ndarray, temperature: float, 
     if before is not None:
         card["ece_before"] = round(ece(before, labels), 4)
     return card
+
+
+def measure(model: str, data=None, write: bool = False) -> dict:
+    """ECE and the "not sure" threshold of an exported model on PublicTest through the runtime
+    classifier; with ``write`` they go into its card (``uncertain_below``, ``uncertain_rule``,
+    ``ece_public_test``). The graph is not changed: a temperature needs a re-export (``train.finish``)."""
+    import json
+    from pathlib import Path
+
+    from moodtune.config import ASSETS
+    from moodtune.training.evaluate import evaluate
+
+    path = ASSETS / "emotion.onnx" if model == "shipped" else Path(model)
+    ev = evaluate(str(path), "PublicTest", data=data)
+    rule = uncertain_threshold(ev.probabilities, ev.labels)
+    logp = np.log(np.clip(ev.probabilities, 1e-12, None))
+    t = fit_temperature(logp, ev.labels)
+    out = {"accuracy": round(ev.full.accuracy, 4), "ece_public_test": round(ece(ev.probabilities, ev.labels), 4),
+           "temperature_if_refitted": round(t, 4),
+           "ece_if_refitted": round(ece(np.exp(_log_softmax(logp / t)), ev.labels), 4), **rule}
+    if write:
+        card_path = path.with_suffix(".json")
+        card = json.loads(card_path.read_text())
+        card["uncertain_below"] = rule["uncertain_below"]
+        card["uncertain_rule"] = {"chosen_on": "FER2013 PublicTest through the runtime classifier",
+                                  "rule": RULE,
+                                  **{k: v for k, v in rule.items() if k != "uncertain_below"}}
+        card["ece_public_test"] = out["ece_public_test"]
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="ECE and the 'not sure' threshold of an exported model on PublicTest")
+    ap.add_argument("model", help="'shipped' or an .onnx file")
+    ap.add_argument("--write", action="store_true", help="write uncertain_below and the ECE into the model's card")
+    a = ap.parse_args()
+    print(json.dumps(measure(a.model, write=a.write)))

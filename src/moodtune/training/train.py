@@ -216,7 +216,7 @@ def finish(out: Path, tta: str | None = None, calibrate: bool = True) -> Path:
 def score_export(path: Path, cfg: TrainConfig, data: FerData) -> Path:
     """Score an exported model on PublicTest through the runtime classifier; write into its card the
     accuracy, the runtime's calibration error and the "not sure" threshold ``uncertain_below``."""
-    from moodtune.training.calibrate import ece, uncertain_threshold
+    from moodtune.training.calibrate import RULE, ece, uncertain_threshold
     from moodtune.training.evaluate import evaluate
 
     ev = evaluate(str(path), "PublicTest", limit=cfg.limit, data=data)
@@ -229,7 +229,7 @@ def score_export(path: Path, cfg: TrainConfig, data: FerData) -> Path:
     rule = uncertain_threshold(ev.probabilities, ev.labels)
     card["uncertain_below"] = rule.pop("uncertain_below")
     card["uncertain_rule"] = {"chosen_on": "FER2013 PublicTest through the runtime classifier",
-                              "rule": "highest top probability under which the answers are right at most half the time", **rule}
+                              "rule": RULE, **rule}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"scored {path} ({card.get('precision', 'float')}; PublicTest {ev.full.accuracy:.4f} through ONNX Runtime; "
           f"uncertain below {card['uncertain_below']})")
