@@ -129,8 +129,11 @@ def best_model(run: Path) -> tuple[torch.nn.Module, TrainConfig]:
 def test_onnx_export_matches_torch_on_real_faces(runs, dataset):
     faces = load_csv(dataset).subset("PrivateTest").images
     model, cfg = best_model(runs["run"])
+    temperature = json.loads(runs["onnx"].with_suffix(".json").read_text())["temperature_scaling"]["temperature"]
+    assert temperature > 0
     with torch.no_grad():
-        expected = Deployable(model.eval(), tta=cfg.export_tta).eval()(torch.from_numpy(faces).float()[:, None]).numpy()
+        deployed = Deployable(model.eval(), tta=cfg.export_tta, temperature=temperature).eval()
+        expected = deployed(torch.from_numpy(faces).float()[:, None]).numpy()
     got = EmotionClassifier.load(runs["onnx"]).predict(faces)
     assert got.shape == (len(faces), 7)
     assert np.abs(got - expected).max() < 1e-4

@@ -70,14 +70,9 @@ def predictor(target: str, tta: bool = False) -> tuple[str, Callable[[np.ndarray
         raise MoodtuneError(f"no model at {path}: give 'shipped', an .onnx file, a .pt checkpoint or a trained zoo name")
     import torch
 
-    from moodtune.training.train import TrainConfig, predict
-    from moodtune.training.zoo import create_model
+    from moodtune.training.checkpoint import load_model, predict
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = TrainConfig(**ckpt["config"])
-    model = create_model(cfg.model, **cfg.model_kwargs)
-    model.load_state_dict(ckpt["model"])
-    model.eval()
+    model, cfg, ckpt = load_model(path)
     card = {"name": cfg.model, "checkpoint": str(path), "epoch": ckpt.get("epoch", -1) + 1}
     return f"{path}{' +tta' if tta else ''}", lambda x: predict(model, torch.from_numpy(x), tta=tta).numpy(), card
 
@@ -101,6 +96,10 @@ def evaluate(target: str, split: str = "PrivateTest", tta: bool = False, limit: 
 
 
 def run(args) -> int:
+    if getattr(args, "robustness", False):
+        from moodtune.training.robustness import run as run_robustness
+
+        return run_robustness(args)
     ev = evaluate(args.target, args.split, args.tta, args.limit, data_path=args.data)
     if args.json:
         print(json.dumps(ev.to_json()))

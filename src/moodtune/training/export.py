@@ -24,31 +24,36 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 class Deployable(nn.Module):
-    """Raw pixels in, probabilities out; with ``tta`` the mirror image's prediction is averaged in."""
+    """Raw pixels in, probabilities out: ``softmax(logits / temperature)``; with ``tta`` the mirror
+    image's prediction is averaged in. The temperature (see ``training.calibrate``) is a constant
+    of the graph, a Div right before the Softmax."""
 
-    def __init__(self, model: nn.Module, tta: bool = False):
+    def __init__(self, model: nn.Module, tta: bool = False, temperature: float = 1.0):
         super().__init__()
         self.model, self.tta = model, tta
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         x = normalise(faces)
         if self.tta:
-            logits = self.model(torch.cat([x, torch.flip(x, dims=[3])]))
+            logits = self.model(torch.cat([x, torch.flip(x, dims=[3])])) / self.temperature
             n = faces.shape[0]
             return (torch.softmax(logits[:n], 1) + torch.softmax(logits[n:], 1)) / 2
-        return torch.softmax(self.model(x), 1)
+        return torch.softmax(self.model(x) / self.temperature, 1)
 
 
-def export_onnx(model: nn.Module, path: str | Path, size: int = 48, tta: bool | str = False, card: dict | None = None) -> Path:
+def export_onnx(model: nn.Module, path: str | Path, size: int = 48, tta: bool | str = False, card: dict | None = None,
+                temperature: float = 1.0) -> Path:
     """Write ``path`` (.onnx, input ``faces`` (N,1,S,S) raw pixels, output ``probabilities``) and its card (.json).
 
-    ``tta``: one of ``TTA_MODES`` (``True``/``False`` mean "hflip"/"none")."""
+    ``tta``: one of ``TTA_MODES`` (``True``/``False`` mean "hflip"/"none"); ``temperature``: divides
+    the logits before the softmax (1: none)."""
     mode = {True: "hflip", False: "none"}.get(tta, tta)
     if mode not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wrapped = Deployable(model.cpu().eval(), tta=mode == "hflip").eval()
+    wrapped = Deployable(model.cpu().eval(), tta=mode == "hflip", temperature=temperature).eval()
     tmp = path.with_suffix(".tmp.onnx")
     with torch.no_grad():
         torch.onnx.export(

@@ -115,17 +115,11 @@ def _torch_model(model_file: Path | None, folder: Path | None):
             return None, f"it needs a torch model, and no `best.pt` lies beside `{model_file}`"
         origin = f"Grad-CAM on `{ckpt}`, the checkpoint `{model_file.name}` was exported from"
     try:
-        import torch
-
-        from moodtune.training.train import TrainConfig
-        from moodtune.training.zoo import create_model
+        from moodtune.training.checkpoint import load_model
     except ImportError:
         return None, "it needs torch (pip install 'moodtune[train]')"
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        cfg = TrainConfig(**state["config"])
-        model = create_model(cfg.model, **cfg.model_kwargs)
-        model.load_state_dict(state["model"])
+        model, _, _ = load_model(ckpt)
     except MoodtuneError:
         raise
     except Exception as exc:  # a foreign or damaged checkpoint: the rest of the report still stands

@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,35 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from moodtune.training.augment import augment
+from moodtune.training.augment import BASIC, DEPLOYMENT, augment
+from moodtune.training.checkpoint import TrainConfig, add_log_prior, load_model, predict
 from moodtune.training.data import FerData, load
 from moodtune.training.export import export_onnx, normalise, quantize_onnx
 from moodtune.training.zoo import MODELS, create_model
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; saved in every checkpoint so ``--resume`` needs only ``out``."""
-
-    model: str
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 1
-    schedule: str = "cosine"  # or "plateau" (ReduceLROnPlateau on PublicTest accuracy)
-    patience: int = 0  # early stop after this many epochs without PublicTest gain (0: off)
-    ferplus_mix: float = 0.25  # target = (1-m) * FER2013 one-hot + m * FER+ vote distribution
-    label_smoothing: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    limit: int | None = None  # train/select on the first N faces only (smoke tests)
-    data: str | None = None
-    weights: str | None = None
-    export_tta: bool = True
-    out: str = "runs/model"
-    model_kwargs: dict = field(default_factory=dict)
 
 
 def channels_last_safe(model: torch.nn.Module) -> bool:
@@ -78,21 +54,6 @@ def _targets(data: FerData, mix: float, smoothing: float) -> torch.Tensor:
     return torch.from_numpy(t.astype(np.float32))
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 512, tta: bool = False) -> torch.Tensor:
-    """Probabilities (N, 7) for uint8 faces (N, S, S) on the model's device."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = normalise(images[i : i + batch_size].to(dev).float()[:, None])
-        p = torch.softmax(model(x).float(), 1)
-        if tta:
-            p = (p + torch.softmax(model(torch.flip(x, dims=[3])).float(), 1)) / 2
-        out.append(p.cpu())
-    return torch.cat(out) if out else torch.zeros(0, 7)
-
-
 def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> Path:
     """Run (or resume) training; returns the path of the exported ONNX model.
 
@@ -121,7 +82,18 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     y_tr = _targets(tr, cfg.ferplus_mix, cfg.label_smoothing).to(dev)
     x_va, y_va = torch.from_numpy(va.images), torch.from_numpy(va.labels)
 
-    model = create_model(cfg.model, weights=cfg.weights if state is None else None, **cfg.model_kwargs).to(dev)
+    counts = np.bincount(tr.labels, minlength=7)
+    log_prior = torch.log(torch.from_numpy(counts + 1.0).float() / (len(tr) + 7)).to(dev)
+    model = create_model(cfg.model, weights=cfg.weights if state is None else None, **cfg.model_kwargs)
+    if cfg.init_onnx and state is None:
+        from moodtune.training.warmstart import load_onnx_into
+
+        load_onnx_into(model, cfg.init_onnx, normalise(torch.from_numpy(tr.sample(2048, cfg.seed).images).float()[:, None]))
+        if cfg.logit_adjust:  # the loss adds the prior back: start from the same posterior as the loaded model
+            add_log_prior(model, -cfg.logit_adjust, counts)
+        print(f"initialised from {cfg.init_onnx}")
+    model = model.to(dev)
+    policy = {"deployment": DEPLOYMENT, "basic": BASIC}[cfg.augment]
     channels_last = dev.type == "cpu" and channels_last_safe(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -153,6 +125,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
         t0 = time.time()
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(len(x_tr), generator=gen).to(dev)
+        aug_gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch + 7919)
         total_loss, bar = 0.0, tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for b in bar:
             step = epoch * steps_per_epoch + b
@@ -160,37 +133,41 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step)
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment(normalise(x_tr[idx].float()[:, None]))
+            x = normalise(augment(x_tr[idx].float()[:, None], aug_gen, policy))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)
-            loss = -(y_tr[idx] * F.log_softmax(logits.float(), 1)).sum(1).mean()
+            loss = -(y_tr[idx] * F.log_softmax(logits.float() + cfg.logit_adjust * log_prior, 1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total_loss += loss.item()
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{total_loss / (b + 1):.3f}")
-        probs = predict(model, x_va)
+        raw = predict(model, x_va)  # softmax of the raw logits: class-balanced when logit_adjust is 1
+        probs = torch.softmax(torch.log(raw.clamp_min(1e-12)) + cfg.logit_adjust * log_prior.cpu(), 1)  # the posterior
         acc = float((probs.argmax(1) == y_va).float().mean())
         val_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-8)), y_va))
         if plateau is not None:
             plateau.step(acc)
         rec = {"epoch": epoch + 1, "train_loss": total_loss / steps_per_epoch, "val_loss": val_loss, "val_acc": acc,
                "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1)}
+        if cfg.logit_adjust:
+            rec["val_acc_balanced"] = float((raw.argmax(1) == y_va).float().mean())
+        rec["val_recall"] = [round(float(((probs.argmax(1) == c) & (y_va == c)).sum() / max(1, int((y_va == c).sum()))), 4) for c in range(7)]
         history.append(rec)
         improved = acc > best
         best = max(best, acc)
         print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {rec['train_loss']:.4f}  PublicTest acc {acc:.4f} "
-              f"loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s{'  *best*' if improved else ''}", flush=True)
+              f"macro recall {np.mean(rec['val_recall']):.4f} loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s{'  *best*' if improved else ''}", flush=True)
         ckpt = {"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "plateau": plateau.state_dict() if plateau else None, "epoch": epoch, "history": history, "best": best,
-                "rng": torch.get_rng_state()}
+                "rng": torch.get_rng_state(), "class_counts": counts.tolist()}
         _atomic_save(ckpt, last)
         if improved:
             _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "epoch": epoch, "val_acc": acc,
-                          "hardware": hardware}, out / "best.pt")
+                          "hardware": hardware, "class_counts": counts.tolist()}, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if cfg.patience and len(history) - 1 - int(np.argmax([h["val_acc"] for h in history])) >= cfg.patience:
             print(f"early stop: no PublicTest gain for {cfg.patience} epochs")
@@ -198,14 +175,20 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     return finish(out)
 
 
-def finish(out: Path, tta: str | None = None) -> Path:
+def finish(out: Path, tta: str | None = None, calibrate: bool = True) -> Path:
     """Export the best checkpoint of run ``out`` to ONNX with its model card (and the int8 copy);
-    ``tta`` (one of ``export.TTA_MODES``) overrides the run's ``export_tta``."""
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**best["config"])
-    model = create_model(cfg.model, **cfg.model_kwargs)
-    model.load_state_dict(best["model"])
+    ``tta`` (one of ``export.TTA_MODES``) overrides the run's ``export_tta``. With ``calibrate`` the
+    temperature fitted on PublicTest goes into the graph and calibration figures into the cards."""
+    from moodtune.training.calibrate import calibration_card, fit_temperature
+
+    model, cfg, best = load_model(out / "best.pt")
     history = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
+    data = load(cfg.data, ferplus=None)
+    va = data.subset("PublicTest")
+    if cfg.limit:
+        va = va.sample(cfg.limit, cfg.seed)
+    logp = torch.log(predict(model, torch.from_numpy(va.images)).clamp_min(1e-12)).numpy()  # logits up to a constant
+    temperature = fit_temperature(logp, va.labels) if calibrate else 1.0
     card = {
         "name": cfg.model,
         "architecture": " ".join((MODELS[cfg.model].__doc__ or cfg.model).split()),
@@ -219,25 +202,38 @@ def finish(out: Path, tta: str | None = None) -> Path:
         "hardware": best.get("hardware", "unknown"),
         "config": asdict(cfg),
     }
-    path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta if tta is None else tta, card=card)
-    print(f"exported {path} (PublicTest {best['val_acc']:.4f} at epoch {best['epoch'] + 1})")
-    quantize_run(path, cfg)
+    if calibrate:
+        single = calibration_card(torch.softmax(torch.from_numpy(logp / temperature), 1).numpy(), va.labels, temperature,
+                                  before=torch.softmax(torch.from_numpy(logp), 1).numpy())
+        card["temperature_scaling"] = {**single, "ece_of": "torch model, single pass"}
+    path = export_onnx(model, out / "model.onnx", tta=cfg.export_tta if tta is None else tta, card=card, temperature=temperature)
+    print(f"exported {path} (PublicTest {best['val_acc']:.4f} at epoch {best['epoch'] + 1}; temperature {temperature:.3f})")
+    score_export(path, cfg, data)
+    score_export(quantize_onnx(path, data.subset("Training").sample(512, cfg.seed).images), cfg, data)
     return path
 
 
-def quantize_run(path: Path, cfg: TrainConfig) -> Path:
-    """Write the int8 copy of the run's ONNX model, calibrated on Training, scored on PublicTest."""
+def score_export(path: Path, cfg: TrainConfig, data: FerData) -> Path:
+    """Score an exported model on PublicTest through the runtime classifier; write into its card the
+    accuracy, the runtime's calibration error and the "not sure" threshold ``uncertain_below``."""
+    from moodtune.training.calibrate import RULE, ece, uncertain_threshold
     from moodtune.training.evaluate import evaluate
 
-    data = load(cfg.data, ferplus=None)
-    q = quantize_onnx(path, data.subset("Training").sample(512, cfg.seed).images)
-    ev = evaluate(str(q), "PublicTest", limit=cfg.limit, data=data)
-    card_path = q.with_suffix(".json")
+    ev = evaluate(str(path), "PublicTest", limit=cfg.limit, data=data)
+    card_path = path.with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["public_test_accuracy"] = round(ev.full.accuracy, 4)
+    card["public_test_macro_recall"] = round(ev.full.macro_recall, 4)
+    if "temperature_scaling" in card:
+        card["temperature_scaling"]["ece_runtime"] = round(ece(ev.probabilities, ev.labels), 4)
+    rule = uncertain_threshold(ev.probabilities, ev.labels)
+    card["uncertain_below"] = rule.pop("uncertain_below")
+    card["uncertain_rule"] = {"chosen_on": "FER2013 PublicTest through the runtime classifier",
+                              "rule": RULE, **rule}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"exported {q} (int8; PublicTest {ev.full.accuracy:.4f} through ONNX Runtime)")
-    return q
+    print(f"scored {path} ({card.get('precision', 'float')}; PublicTest {ev.full.accuracy:.4f} through ONNX Runtime; "
+          f"uncertain below {card['uncertain_below']})")
+    return path
 
 
 def _atomic_save(obj, path: Path) -> None:

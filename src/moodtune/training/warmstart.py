@@ -1,0 +1,87 @@
+"""Warm start: a trainable torch ``moodnet`` rebuilt from a shipped (int8 QDQ or float) ONNX export.
+
+The export folds each BatchNorm into the convolution before it, so the graph holds one weight and
+one bias per conv. Loading reverses that: the conv takes the (dequantised) folded weight, and the
+BatchNorm after it is re-parametrised so that in eval mode it adds exactly the folded bias while its
+running statistics are those of real Training faces (``gamma = sqrt(var + eps)``,
+``beta = mean + bias``). In train mode batch statistics are then close to the running ones, so
+fine-tuning starts from the shipped function instead of a perturbed one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from moodtune.errors import MoodtuneError
+
+
+def onnx_weights(path: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(op, weight, bias) of each Conv/Gemm in graph order, int8 initialisers dequantised
+    (``scale * (q - zero_point)``, per output channel)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    dq = {n.output[0]: n.input for n in model.graph.node if n.op_type == "DequantizeLinear"}
+
+    def value(name: str) -> np.ndarray:
+        if name in init:
+            return init[name].astype(np.float32)
+        if name not in dq or dq[name][0] not in init:
+            raise MoodtuneError(f"{path}: cannot resolve weight {name!r}")
+        q, scale, zp = (init[n] for n in dq[name][:3])
+        shape = (-1,) + (1,) * (q.ndim - 1) if np.ndim(scale) else ()
+        return ((q.astype(np.float32) - np.reshape(zp, shape).astype(np.float32)) * np.reshape(scale, shape)).astype(np.float32)
+
+    out = []
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm"):
+            w = value(n.input[1])
+            b = value(n.input[2]) if len(n.input) > 2 and n.input[2] else np.zeros(w.shape[0], np.float32)
+            out.append((n.op_type, w, b))
+    return out
+
+
+@torch.no_grad()
+def load_onnx_into(model: nn.Module, path: str | Path, calibration: torch.Tensor | None = None) -> nn.Module:
+    """Load the folded weights of ``path`` into ``model`` (a zoo model of the same architecture whose
+    convs have no bias and are each followed by a BatchNorm). ``calibration``: normalised faces
+    (N, 1, S, S) that set the BatchNorm running statistics (without: mean 0, variance 1)."""
+    layers = onnx_weights(path)
+    mods = list(model.modules())
+    convs = [m for m in mods if isinstance(m, nn.Conv2d)]
+    linears = [m for m in mods if isinstance(m, nn.Linear)]
+    bns = [m for m in mods if isinstance(m, nn.BatchNorm2d)]
+    want = [("Conv", tuple(c.weight.shape)) for c in convs] + [("Gemm", tuple(lin.weight.shape)) for lin in linears]
+    have = [(op, w.shape) for op, w, _ in layers]
+    if want != have or len(bns) != len(convs):
+        raise MoodtuneError(f"{path}: its layers {have} do not match the model's {want}")
+    for conv, bn, (_, w, b) in zip(convs, bns, layers):
+        conv.weight.copy_(torch.from_numpy(w))
+        bn.running_mean.zero_()
+        bn.running_var.fill_(1 - bn.eps)
+        bn.weight.fill_(1.0)
+        bn.bias.copy_(torch.from_numpy(b))
+    for lin, (_, w, b) in zip(linears, layers[len(convs):]):
+        lin.weight.copy_(torch.from_numpy(w))
+        lin.bias.copy_(torch.from_numpy(b))
+    if calibration is not None:
+        stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+        hooks = [c.register_forward_hook(lambda m, _i, o: stats.__setitem__(m, (o.mean((0, 2, 3)), o.var((0, 2, 3))))) for c in convs]
+        model.eval()
+        model(calibration)
+        for h in hooks:
+            h.remove()
+        for conv, bn in zip(convs, bns):
+            mean, var = stats[conv]
+            bias = bn.bias.clone()
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.copy_(mean + bias)
+    return model
