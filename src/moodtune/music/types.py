@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 from urllib.parse import quote_plus
 
 import numpy as np
 from pydantic import Field, computed_field
 
 from moodtune.contract import Rounded, to_json
-
 from moodtune.emotion.labels import CLASS_VA, CLASSES, class_index
 from moodtune.errors import MoodtuneError
 
@@ -42,13 +42,13 @@ class Affect:
         return to_json(self)
 
     @classmethod
-    def from_emotion(cls, name: str) -> "Affect":
+    def from_emotion(cls, name: str) -> Affect:
         """The class point of an emotion name (``'sad'`` → valence -0.55, arousal -0.33)."""
         i = class_index(name)
         return cls(CLASSES[i], float(CLASS_VA[i, 0]), float(CLASS_VA[i, 1]), "emotion")
 
     @classmethod
-    def from_va(cls, valence: float, arousal: float) -> "Affect":
+    def from_va(cls, valence: float, arousal: float) -> Affect:
         """A manual point; raises ``MoodtuneError`` outside [-1, 1]."""
         try:
             v, a = float(valence), float(arousal)
@@ -59,20 +59,19 @@ class Affect:
         return cls(nearest_emotion(v, a), v, a, "valence/arousal")
 
     @classmethod
-    def from_faces(cls, faces: Sequence[Any]) -> "Affect":
+    def from_faces(cls, faces: Sequence[Any]) -> Affect:
         """The mean affect of one or more ``FaceResult``s (emotion: top class of the mean probabilities)."""
         faces = list(faces)
         if not faces:
             raise MoodtuneError("no face to recommend for")
-        v = float(np.mean([f.valence for f in faces]))
-        a = float(np.mean([f.arousal for f in faces]))
-        probs = {c: float(np.mean([f.probabilities.get(c, 0.0) for f in faces])) for c in CLASSES}
-        emotion = max(probs, key=probs.get)
+        from moodtune.emotion.group import group_mood
+
+        g = group_mood(faces)
         source = "face" if len(faces) == 1 else f"group of {len(faces)} faces"
-        return cls(emotion, v, a, source, probs, confidence=float(probs[emotion]))
+        return cls(g.emotion, g.valence, g.arousal, source, dict(g.probabilities), confidence=g.confidence)
 
     @classmethod
-    def coerce(cls, value: Any) -> "Affect":
+    def coerce(cls, value: Any) -> Affect:
         """Accept an ``Affect``, a ``FaceResult``, a list of them, an emotion name or a (valence, arousal) pair."""
         if isinstance(value, Affect):
             return value
@@ -276,12 +275,12 @@ class PlaylistItem(Track):
     target: tuple[Rounded, Rounded] | None = None
 
     @classmethod
-    def of(cls, track: Track, why: str, score: float, target: tuple[float, float]) -> "PlaylistItem":
+    def of(cls, track: Track, why: str, score: float, target: tuple[float, float]) -> PlaylistItem:
         return cls(**{f.name: getattr(track, f.name) for f in fields(Track)}, why=why, score=float(score),
                    target=(float(target[0]), float(target[1])))
 
     @property
-    def track(self) -> "PlaylistItem":
+    def track(self) -> PlaylistItem:
         """The item itself (it is a ``Track``)."""
         return self
 
