@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from moodtune import choices
-from moodtune.cli.common import JsonOpt
+from moodtune.cli.common import DatabaseOpt, JsonOpt, usage_error
 from moodtune.contract import to_json
 from moodtune.errors import MoodtuneError
 
@@ -27,9 +27,11 @@ def _formats_help() -> str:
 EPILOG = "\b\nformats (--format, detected from the header by default):\n" + _formats_help() + """
 
 \b
-An import is one transaction: it lands completely or not at all, and can be re-run (duplicates,
-same Spotify id or same title + artist, are merged). Bad rows are listed with their line numbers
-and skipped.
+An import adds the file's tracks to your catalogue (a new catalogue starts from the starter
+catalogue, so what you heard before stays); --replace keeps only the imported files' tracks (the
+file is read completely before anything is removed). Each file is one transaction: it lands
+completely or not at all, and can be re-run (duplicates, same Spotify id or same title + artist,
+are merged). Bad rows are listed with their line numbers and skipped.
 
 \b
 examples:
@@ -38,6 +40,7 @@ examples:
   moodtune catalog stats
   moodtune catalog search "bohemian"
   moodtune catalog list --genre jazz --limit 20
+  moodtune catalog map --out map.png --clusters 5
 """
 
 
@@ -47,7 +50,7 @@ catalog_app = typer.Typer(name="catalog", no_args_is_help=True, epilog=EPILOG, r
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(catalog_app, name="catalog", help="import, list and search the music catalogue")
+    app.add_typer(catalog_app, name="catalog", help="import, list, search and map the music catalogue")
 
 
 def _format_choice() -> Any:
@@ -112,19 +115,21 @@ def import_(
                                                   help="column mapping for the generic format (repeatable)")] = None,
     max_bad: Annotated[int | None, typer.Option(min=0, metavar="N", show_default=False,
                                                 help="import nothing if more than N rows are bad")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="keep only these files' tracks (default: add to the catalogue)")] = False,
     no_progress: NoProgress = False,
     json_out: JsonOpt = False,
     catalog: CatalogPath = None,
+    database: DatabaseOpt = None,
 ) -> int:
     """Import CSV files into the catalogue (each file in one transaction: all of it or nothing)."""
-    from moodtune.music.importers import import_file
+    from moodtune.music.importers import import_catalog
 
     mapping = _mapping(map or [])
     store = _open_for_write(catalog)
     reports = []
-    for f in files:
-        rep = import_file(f, store, format=format.value, mapping=mapping or None, progress=not (no_progress or json_out),
-                          max_bad=max_bad)
+    for i, f in enumerate(files):
+        rep = import_catalog(f, store, format.value, mapping or None, not (no_progress or json_out), max_bad,
+                             replace=replace and i == 0)
         reports.append(rep)
         if not json_out:
             print(rep.summary())
@@ -142,7 +147,7 @@ def import_(
 
 
 @catalog_app.command("stats")
-def stats(json_out: JsonOpt = False, catalog: CatalogPath = None) -> int:
+def stats(json_out: JsonOpt = False, catalog: CatalogPath = None, database: DatabaseOpt = None) -> int:
     """Counts: tracks, sources, genres, measured vs estimated values."""
     store, note = _open_for_read(catalog)
     s = store.stats()
@@ -163,13 +168,14 @@ def stats(json_out: JsonOpt = False, catalog: CatalogPath = None) -> int:
 
 @catalog_app.command("list")
 def list_(genre: Annotated[str | None, typer.Option(help="only this genre", show_default=False)] = None, limit: Limit = 20,
-          json_out: JsonOpt = False, catalog: CatalogPath = None) -> int:
+          json_out: JsonOpt = False, catalog: CatalogPath = None, database: DatabaseOpt = None) -> int:
     """List tracks (most popular first)."""
     return _show(catalog, "", genre, limit, json_out)
 
 
 @catalog_app.command("search")
-def search(text: str, limit: Limit = 20, json_out: JsonOpt = False, catalog: CatalogPath = None) -> int:
+def search(text: str, limit: Limit = 20, json_out: JsonOpt = False, catalog: CatalogPath = None,
+           database: DatabaseOpt = None) -> int:
     """Find tracks by title, artist or album."""
     return _show(catalog, text, None, limit, json_out)
 
@@ -192,7 +198,7 @@ def _show(catalog: str | None, text: str, genre: str | None, limit: int, json_ou
 
 @catalog_app.command("scan")
 def scan(folder: Path, no_audio: Annotated[bool, typer.Option("--no-audio", help="read tags only, skip audio analysis")] = False,
-         no_progress: NoProgress = False, catalog: CatalogPath = None) -> int:
+         no_progress: NoProgress = False, catalog: CatalogPath = None, database: DatabaseOpt = None) -> int:
     """Add a local music folder (tags via mutagen, features via librosa; pip install 'moodtune[scan]')."""
     from moodtune.music.scan import scan_folder
 
@@ -205,10 +211,41 @@ def scan(folder: Path, no_audio: Annotated[bool, typer.Option("--no-audio", help
 
 
 @catalog_app.command("clear")
-def clear(yes: Annotated[bool, typer.Option("--yes", help="really do it")] = False, catalog: CatalogPath = None) -> int:
+def clear(yes: Annotated[bool, typer.Option("--yes", help="really do it")] = False, catalog: CatalogPath = None,
+          database: DatabaseOpt = None) -> int:
     """Delete every track from the catalogue."""
     if not yes:
         raise MoodtuneError("catalog clear deletes every track; add --yes to confirm")
     store = _open_for_write(catalog)
     print(f"removed {store.clear()} tracks from {store.path}")
+    return 0
+
+
+@catalog_app.command("map")
+def map_(
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="the picture to write (.png, .svg or .pdf)")],
+    clusters: Annotated[int, typer.Option("--clusters", min=1, max=12, metavar="K", help="mood clusters (k-means)")] = 4,
+    json_out: JsonOpt = False,
+    catalog: CatalogPath = None,
+    database: DatabaseOpt = None,
+) -> int:
+    """Draw the catalogue on the valence/arousal plane with its K mood clusters; print each cluster's size."""
+    from moodtune.music.catalog_map import draw_catalog_map
+
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        usage_error(f"--out: the file name must end in .png, .svg or .pdf, got {out.name!r}")
+    store, note = _open_for_read(catalog)
+    found = draw_catalog_map(store, out, clusters)
+    sizes = found.sizes()
+    if json_out:
+        print(json.dumps({"catalog": store.description, "out": str(out), "clusters": [
+            {"name": name, "tracks": size, "valence": round(float(c[0]), 3), "arousal": round(float(c[1]), 3)}
+            for name, size, c in zip(found.names, sizes, found.centres, strict=True)]}, indent=2, ensure_ascii=False))
+        return 0
+    if note:
+        print(note)
+    print(f"catalogue: {store.description} ({sum(sizes)} tracks)")
+    for name, size, c in zip(found.names, sizes, found.centres, strict=True):
+        print(f"  {name:<11} {size:>6} tracks  centre valence {c[0]:.2f} arousal {c[1]:.2f}")
+    print(f"map written to {out}")
     return 0

@@ -1,11 +1,10 @@
-"""What every command shares: the registry choices as option types, usage errors (exit 2) and the
-one error prefix (``moodtune: error: ...``)."""
+"""What every command shares: the registry choices as option types, ``--database``, usage errors
+(exit 2) and the one error prefix (``moodtune: error: ...``)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -25,8 +24,23 @@ else:
 
 PREFIX = "moodtune: error:"
 
-DetectorOpt = Annotated[Detector | None, typer.Option(help="face detector (default: blazeface)", show_default=False)]
-ModelOpt = Annotated[str | None, typer.Option(metavar="ONNX", help="emotion model (default: the shipped one)", show_default=False)]
+def _model_help() -> str:
+    """``--model``'s help: the shipped models (``moodtune.list_models()``), the default first."""
+    from moodtune.emotion.models import MODELS
+
+    names = ", ".join(m.name for m in MODELS)
+    return f"emotion model: a shipped one ({names}; default {MODELS[0].name}) or an .onnx file"
+
+
+def _detector_help() -> str:
+    """``--detector``'s help: the default detector (``moodtune.list_detectors()``)."""
+    from moodtune.vision.detect import DETECTORS
+
+    return f"face detector (default: {DETECTORS[0].name})"
+
+
+DetectorOpt = Annotated[Detector | None, typer.Option(help=_detector_help(), show_default=False)]
+ModelOpt = Annotated[str | None, typer.Option(metavar="MODEL", help=_model_help(), show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 CatalogOpt = Annotated[str | None, typer.Option(metavar="PATH", help="catalogue database, supported CSV, or 'starter'",
                                                 show_default=False)]
@@ -34,6 +48,23 @@ CatalogOpt = Annotated[str | None, typer.Option(metavar="PATH", help="catalogue 
 
 UserOpt = Annotated[str, typer.Option(metavar="NAME", envvar="MOODTUNE_USER", show_default="$MOODTUNE_USER or 'default'",
                                       help="whose feedback and history")]
+
+
+def _use_database(url: str | None) -> str | None:
+    """``--database URL``: every store this process opens from now on lives in that database."""
+    from moodtune.store.db import ENV, is_url
+
+    if url is not None:
+        if not is_url(url):
+            usage_error(f"--database: expected postgresql://... or sqlite:///path, got {url!r}")
+        os.environ[ENV] = url
+    return url
+
+
+DatabaseOpt = Annotated[str | None, typer.Option("--database", metavar="URL", envvar="MOODTUNE_DATABASE_URL",
+                                                 callback=_use_database, show_default="$MOODTUNE_DATABASE_URL or files in <moodtune home>",
+                                                 help="keep catalogue, feedback and history in this database "
+                                                 "(postgresql://user@host/db or sqlite:///path)")]
 
 
 def usage_error(message: str) -> NoReturn:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from moodtune.cli.common import DetectorOpt, ModelOpt, value
+from moodtune.cli.common import DatabaseOpt, DetectorOpt, ModelOpt, value
 from moodtune.errors import MoodtuneError
 
 
@@ -36,6 +36,8 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(min=0.001, metavar="MB", help="largest photo or frame accepted")] = 15.0,
     timeout: Annotated[float, typer.Option(min=0.001, metavar="SECONDS", help="time limit per request")] = 30.0,
     log_level: Annotated[LogLevel, typer.Option()] = LogLevel.info,
+    offline: Annotated[bool, typer.Option("--offline", help="no third-party content in the page (no Spotify embed player)")] = False,
+    database: DatabaseOpt = None,
 ) -> int:
     """Start the web app: live webcam or photo in the browser, moods and playlists.
 
@@ -50,7 +52,7 @@ def serve(
         raise MoodtuneError(f"the web server needs the web extra ({exc.name} is missing): pip install 'moodtune[web]'") from None
     check_port_free(host, port)
     settings = Settings(detector=value(detector), model=model, catalog=catalog,
-                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout=timeout)
+                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), timeout=timeout, offline=offline)
     check_startup(settings)  # a wrong --detector, --model or --catalog: one line, before the server starts
     if not is_loopback(host):
         print(f"moodtune serve: warning: listening on {host}: other computers can reach this server and send it "

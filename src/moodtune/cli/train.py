@@ -13,6 +13,9 @@ class Schedule(str, Enum):
     plateau = "plateau"
 
 
+class Augment(str, Enum):
+    deployment = "deployment"
+    basic = "basic"
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
@@ -36,6 +39,12 @@ def train(
                                              help="FER2013 image folder or Kaggle fer2013.csv (default <data>/fer2013)")] = None,
     weights: Annotated[str | None, typer.Option(show_default=False,
                                                 help="initialise from this local state-dict file (e.g. ImageNet weights you supply)")] = None,
+    init_onnx: Annotated[str | None, typer.Option(metavar="PATH", show_default=False,
+                                                  help="warm start from an exported moodnet ONNX file (e.g. the shipped model)")] = None,
+    logit_adjust: Annotated[float, typer.Option(min=0, max=5, metavar="TAU",
+                                                help="logit-adjusted loss CE(logits + TAU * log prior): favours macro recall (0: off)")] = 0.0,
+    augment: Annotated[Augment, typer.Option(help="deployment: camera-like blur, noise, light, JPEG...; "
+                                             "basic: framing, roll and mirror only")] = Augment.deployment,
     no_tta: Annotated[bool, typer.Option("--no-tta", help="export without mirror test-time augmentation")] = False,
     out: Annotated[str | None, typer.Option(show_default=False, help="run folder (default runs/MODEL)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last checkpoint")] = False,
@@ -51,6 +60,7 @@ def train(
         model=model, epochs=epochs or 40, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule.value,
         patience=patience, ferplus_mix=ferplus_mix, label_smoothing=label_smoothing, seed=seed, device=device, limit=limit,
         data=data, weights=weights, export_tta=not no_tta, out=out or f"runs/{model}",
+        init_onnx=init_onnx, logit_adjust=logit_adjust, augment=augment.value,
     )
     run_training(cfg, resume=resume, epochs=epochs)
     return 0

@@ -28,7 +28,6 @@ columns (any spelling the generic importer knows); an ``id`` column is used wher
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,13 +269,3 @@ def evaluate_many(catalogs: list[str | Path] | None = None) -> list[dict]:
         raise MoodtuneError(f"no labelled CSV given and no dev set under {data_dir() / 'music'}; pass --catalog FILE")
     return [evaluate(p) for p in paths]
 
-
-def run(args) -> int:
-    """Entry point of ``moodtune eval music`` (``args.catalog``: a path, a list of paths, or None; ``args.json``)."""
-    cat = getattr(args, "catalog", None)
-    results = evaluate_many([cat] if isinstance(cat, (str, Path)) else cat)
-    if getattr(args, "json", False):
-        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
-    else:
-        print("\n\n".join(format_table(r) for r in results))
-    return 0 if all(r["passed"] for r in results) else 1

@@ -6,7 +6,6 @@ model is measured exactly as it answers); torch checkpoints go through the zoo.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,25 +93,3 @@ def evaluate(target: str, split: str = "PrivateTest", tta: bool = False, limit: 
     return Evaluation(name, split, score(test.labels, pred), score(test.labels[~dups], pred[~dups]), probs, test.labels, seconds, card,
                       test.images)
 
-
-def run(args) -> int:
-    if getattr(args, "robustness", False):
-        from moodtune.training.robustness import run as run_robustness
-
-        return run_robustness(args)
-    ev = evaluate(args.target, args.split, args.tta, args.limit, data_path=args.data)
-    if args.json:
-        print(json.dumps(ev.to_json()))
-    else:
-        print(f"## {ev.model} on FER2013 {ev.split}\n")
-        print(ev.table() + "\n")
-        print(ev.full.per_class_markdown() + "\n")
-        print(ev.full.confusion_markdown() + "\n")
-        n = int(ev.full.support.sum())
-        print(f"{n} faces in {ev.seconds:.1f} s ({ev.seconds / max(1, n) * 1000:.2f} ms per face, batched)")
-    if args.report:
-        from moodtune.training.report import write_report
-
-        path = write_report(ev, Path(args.report))
-        print(f"report written to {path}")
-    return 0

@@ -10,7 +10,6 @@ card measures robustness to corruptions of the kinds trained for, not to unseen 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -116,26 +115,3 @@ def robustness(predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, l
         acc[fam] = [float((predict(corrupt(faces, fam, s)).argmax(1) == labels).mean()) for s in (1, 2, 3)]
     return RobustnessCard(model, split, len(labels), clean, acc)
 
-
-def run(args) -> int:
-    """``moodtune eval MODEL --robustness [--split S] [--limit N] [--report DIR] [--json]``."""
-    from moodtune.training.data import load
-    from moodtune.training.evaluate import predictor
-
-    data = load(args.data, ferplus=None).subset(args.split)
-    if args.limit:
-        data = data.sample(args.limit, 0)
-    name, predict, _ = predictor(args.target, args.tta)
-    card = robustness(predict, data.images, data.labels, name, args.split)
-    if args.json:
-        print(json.dumps(card.to_json()))
-    else:
-        print(f"## robustness of {card.model}\n")
-        print(card.table())
-    if args.report:
-        out = Path(args.report)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "robustness.md").write_text(card.table() + "\n")
-        (out / "robustness.json").write_text(json.dumps(card.to_json(), indent=1) + "\n")
-        print(f"plot written to {card.plot(out / 'robustness.png')}")
-    return 0
