@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from moodtune.app.cli import main  # noqa: E402
+from moodtune.cli import main  # noqa: E402
 from moodtune.emotion.labels import CLASSES  # noqa: E402
 from moodtune.training.export import export_onnx  # noqa: E402
 from moodtune.training.robustness import SEVERITIES, corrupt, robustness  # noqa: E402
