@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_video import moving_face_video  # noqa: F401  (fixture: a 2-second video of a moving face)
 
 import moodtune as mt
 from moodtune.cli import main
@@ -156,3 +157,85 @@ def test_analyze_fer_crops_folder(moodtune, shared_data, tmp_path):
     crops = np.stack([cv2.imread(os.path.join(folder, Path(d["path"]).name), cv2.IMREAD_GRAYSCALE) for d in lines])
     expected = get_classifier().predict(crops).argmax(1)
     assert [d["faces"][0]["emotion"] for d in lines] == [CLASSES[i] for i in expected]
+
+
+def test_annotate_keeps_the_layout_and_never_overwrites(moodtune, hopper_path, astronaut_bgr, tmp_path):
+    """Two photos both named x.jpg in different subfolders: two copies in the same layout; a second run numbers."""
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    (src / "b" / "c").mkdir(parents=True)
+    shutil.copy(hopper_path, src / "a" / "x.jpg")
+    cv2.imwrite(str(src / "b" / "c" / "x.jpg"), astronaut_bgr)
+    out = tmp_path / "out"
+    assert moodtune("analyze", src, "--annotate", out).returncode == 0
+    first = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert first == {"a/x.annotated.jpg", "b/c/x.annotated.jpg"}
+    a, c = cv2.imread(str(out / "a" / "x.annotated.jpg")), cv2.imread(str(out / "b" / "c" / "x.annotated.jpg"))
+    assert a.shape == cv2.imread(str(hopper_path)).shape and c.shape == astronaut_bgr.shape
+    before = {p: p.read_bytes() for p in out.rglob("*.jpg")}
+    assert moodtune("analyze", src, src / "a" / "x.jpg", "--annotate", out).returncode == 0
+    after = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert after == first | {"a/x-2.annotated.jpg", "b/c/x-2.annotated.jpg", "x.annotated.jpg"}  # named directly: top level
+    assert all(p.read_bytes() == b for p, b in before.items())  # nothing overwritten
+
+
+def test_annotate_video_writes_webm(moodtune, moving_face_video, tmp_path):  # noqa: F811
+    out = moodtune("analyze", moving_face_video, "--annotate", tmp_path / "ann", "--every", "2")
+    assert out.returncode == 0, out.stderr
+    written = tmp_path / "ann" / "hopper.annotated.webm"
+    assert f"annotated video: {written}" in out.stdout and not list((tmp_path / "ann").glob("*.mp4"))
+    cap = cv2.VideoCapture(str(written))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    assert len(frames) == 10 and frames[0].shape == (480, 640, 3)
+    again = moodtune("analyze", moving_face_video, "--annotate", tmp_path / "ann", "--every", "2")
+    assert again.returncode == 0 and (tmp_path / "ann" / "hopper-2.annotated.webm").is_file()
+
+
+def test_analyze_out_writes_the_json_lines(moodtune, photos, tmp_path):
+    out = moodtune("analyze", photos, "--json", "--out", tmp_path / "all.jsonl")
+    assert out.returncode == 1  # broken.jpg
+    assert (tmp_path / "all.jsonl").read_text().splitlines() == out.stdout.splitlines() and len(out.stdout.splitlines()) == 4
+    quiet = moodtune("analyze", photos / "hopper.jpg", "--out", tmp_path / "one.jsonl")
+    assert quiet.returncode == 0 and "1 face" in quiet.stdout  # text on stdout, JSON in the file
+    assert len(json.loads((tmp_path / "one.jsonl").read_text())["faces"]) == 1
+    for argv, message in ((["--out", tmp_path / "x.parquet"], "needs --engine ray"), (["--address", "auto"], "--engine ray"),
+                          (["--engine", "ray", "--annotate", tmp_path], "--engine local only"),
+                          (["--engine", "spark"], "'spark' is not one of")):
+        bad = moodtune("analyze", photos, *argv)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+
+
+def test_model_and_detector_choices_come_from_the_registries(moodtune):
+    help_text = " ".join(moodtune("analyze", "--help").stdout.split())
+    assert all(m.name in help_text for m in mt.list_models()) and all(d.name in help_text for d in mt.list_detectors())
+    bad = moodtune("analyze", "x.jpg", "--model", "nonet")
+    assert bad.returncode == 1 and "unknown model 'nonet'" in bad.stderr and "moodnet" in bad.stderr
+
+
+def test_ray_engine_without_ray_is_one_clear_line(moodtune, photos, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without the ray extra sees: ImportError
+    out = moodtune("analyze", photos, "--engine", "ray")
+    assert out.returncode == 1 and out.stderr.strip() == "moodtune: error: Ray is not installed: pip install 'moodtune[ray]'"
+
+
+@pytest.mark.slow
+def test_serve_offline_and_database(tmp_path):
+    """``moodtune serve --offline --database URL``: the page frames nothing from Spotify, state lives in that database."""
+    import httpx
+    from helpers import serve
+
+    db = tmp_path / "state.sqlite"
+    with serve("--offline", "--database", f"sqlite:///{db}") as server:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            assert c.get("/api/playback").json()["offline"] is True
+            assert "frame-src 'none'" in c.get("/").headers["content-security-policy"]
+            r = c.post("/api/recommend", json={"emotion": "happy", "n": 3})
+            assert r.status_code == 200 and len(r.json()["tracks"]) == 3
+        home = server.home
+    assert db.is_file() and db.stat().st_size > 0 and not (home / "feedback.sqlite").exists()

@@ -59,6 +59,9 @@ def analyze(
     are analysed frame by frame: each face keeps a track id and its probabilities are smoothed over
     time. Exit code 0 when every input was processed, 1 when some failed.
     """
+    from moodtune.emotion.models import model_path
+
+    model_path(model)  # an unknown --model: one error line before any input is read
     if engine is Engine.ray:
         if annotate is not None or face_crop:
             usage_error("--annotate and --face-crop work with --engine local only")
