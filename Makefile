@@ -11,10 +11,8 @@ TORCH  ?= torch==2.13.0
 
 .PHONY: run test test-fast lint setup setup-test serve bench clean lock
 
-# ruff and mypy run on these (the lead widens them to all of src/moodtune after the merge)
-LINT_PATHS ?= src/moodtune/web src/moodtune/cli src/moodtune/choices.py bench/load.py bench/api_latency.py tests/conftest.py tests/helpers.py \
-              tests/schemathesis_hooks.py tests/test_api_contract.py tests/test_server.py tests/test_cli.py tests/test_security.py \
-              tests/test_faults.py tests/test_load.py tests/test_bad_input.py
+# ruff checks these; mypy checks the package (pyproject.toml's [tool.mypy] files)
+LINT_PATHS ?= src/moodtune bench tests
 
 $(VENV)/.runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -217,7 +217,7 @@ def tree_bytes(site: Path, skip: tuple[str, ...] = ()) -> int:
     .dist-info) left out: a cross-check of the RECORD sums."""
     total = 0
     for entry in site.iterdir():
-        if entry.name in skip or entry.name.split("-")[0] in skip and entry.name.endswith(".dist-info"):
+        if entry.name in skip or (entry.name.split("-")[0] in skip and entry.name.endswith(".dist-info")):
             continue
         files = [entry] if entry.is_file() else (p for p in entry.rglob("*") if p.is_file() and not p.is_symlink())
         total += sum(p.stat().st_size for p in files)
@@ -252,7 +252,6 @@ def wild_photos(root: Path, limit: int | None) -> tuple[list[str], np.ndarray]:
 def frames(folder: Path) -> dict[str, str]:
     """The timing inputs as PNG files both workers read: 640x480 frame and the 512x600 photo."""
     import cv2
-
     from detectors import bench_frame
     from matplotlib import cbook
 
@@ -317,7 +316,7 @@ def summarize_wild(photos: list[dict], labels: np.ndarray) -> dict:
 
 def agreement(a: list[dict], b: list[dict]) -> tuple[int, int]:
     """(photos where both found a face and gave the same class, photos where both found a face)."""
-    both = [(x["emotion"], y["emotion"]) for x, y in zip(a, b) if x["emotion"] and y["emotion"]]
+    both = [(x["emotion"], y["emotion"]) for x, y in zip(a, b, strict=False) if x["emotion"] and y["emotion"]]
     return sum(x == y for x, y in both), len(both)
 
 

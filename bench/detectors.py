@@ -310,7 +310,7 @@ def sizes(args) -> None:
             for label, *_ in tools:
                 r = results[label][name][mode]
                 hit = extra = 0
-                for boxes, t in zip(r["boxes"], truths):
+                for boxes, t in zip(r["boxes"], truths, strict=False):
                     h_, e_ = _found(boxes, t)
                     hit, extra = hit + h_, extra + e_
                 total = sum(len(t) for t in truths)
@@ -368,7 +368,8 @@ def main() -> None:
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; load average {load:.2f} at start")
     print(f"threads: 1 (ONNX Runtime {ort.__version__} intra-op, OpenCV {cv2.__version__}); Python {platform.python_version()}")
     print(f"photos: {folder} ({len(files)})\n")
-    print("| detector | images | faces found | ms per image (median) | ms per 640x480 frame (median; CPU ms) | ms per 640x480 frame, no face (median; CPU ms) |")
+    print("| detector | images | faces found | ms per image (median) | ms per 640x480 frame (median; CPU ms) "
+          "| ms per 640x480 frame, no face (median; CPU ms) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in names:
         det = get_detector(name)

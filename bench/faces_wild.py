@@ -55,7 +55,7 @@ def main() -> None:
         for align in (False, True):
             an = Analyzer(align=align)
             found = right = 0
-            for im, lab in zip(imgs, set_labels[name]):
+            for im, lab in zip(imgs, set_labels[name], strict=False):
                 faces = an.analyze(im)
                 found += bool(faces)
                 right += bool(faces) and faces[0].emotion == lab
@@ -66,7 +66,7 @@ def main() -> None:
     an = Analyzer()
     scale, dy = framing(an.detector)
     recs = []
-    for im, lab in zip(images, labels):
+    for im, lab in zip(images, labels, strict=False):
         faces = an.analyze(im)
         if not faces:
             continue

@@ -123,7 +123,7 @@ def simulate(store: CatalogStore, method: str, listeners: int, rounds: int, seed
             regret[li, r] = best - p_like.sum()
             liked = act_rng.random(len(pos)) < p_like
             likes[li, r] = liked.mean()
-            for (p, t), ok in zip(chosen, liked):
+            for (p, t), ok in zip(chosen, liked, strict=False):
                 if method != "random":
                     fb.add(user, t, "like" if ok else "skip")
                     if ok:

@@ -82,9 +82,8 @@ def soak_in_process(n: int, every: int, warmup: int):
 def soak_server(n: int, every: int, warmup: int):
     import tempfile
 
-    from websockets.sync.client import connect
-
     from api_latency import free_port, start_server
+    from websockets.sync.client import connect
 
     port = free_port()
     with tempfile.TemporaryDirectory() as home:

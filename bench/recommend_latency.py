@@ -31,8 +31,8 @@ import numpy as np
 
 from moodtune import recommend
 from moodtune.emotion.labels import CLASSES
-from moodtune.music.feedback import FeedbackStore
 from moodtune.music.features import genre_stats
+from moodtune.music.feedback import FeedbackStore
 from moodtune.music.store import CatalogStore
 from moodtune.music.strategies import list_strategies
 from moodtune.music.types import Track
@@ -52,7 +52,7 @@ def synth_tracks(n: int, seed: int = 0):
     for i in range(n):
         g = table[names[genre_idx[i]]]
 
-        def draw(k, lo, hi):
+        def draw(k, lo, hi, g=g):
             return float(np.clip(rng.normal(g[k], max(1e-3, g[k + "_std"])), lo, hi))
 
         yield Track(

@@ -19,12 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from audio import music_folder  # tests/audio.py: generated WAV/OGG/FLAC/MP3 files
 from helpers import serve  # the real server on a free loopback port
-from moodtune.emotion.labels import CLASSES
-
 from playwright.sync_api import expect, sync_playwright  # the test extra: pip install playwright (no browser download)
+
+from moodtune.emotion.labels import CLASSES
 
 CHROMIUM = os.environ.get("MOODTUNE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = os.environ.get("MOODTUNE_SCREENSHOTS")
@@ -88,7 +87,7 @@ def music_server(tmp_path_factory):
 def browser(tmp_path_factory, hopper_bgr):
     y4m = write_y4m(tmp_path_factory.mktemp("camera") / "hopper.y4m", hopper_bgr)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"])
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*FLAGS, f"--use-file-for-fake-video-capture={y4m}"])
         expect.set_options(timeout=60_000)
         yield b
         b.close()
@@ -466,7 +465,7 @@ def test_closed_loop_sends_the_mood_over_a_track(music_page):
     if SHOTS:
         frames = []
         pg.set_viewport_size({"width": 1280, "height": 800})
-        for i in range(8):
+        for _ in range(8):
             pg.wait_for_timeout(1000)
             frames.append(pg.screenshot())
         _save_gif(frames, Path(SHOTS) / "player.gif")

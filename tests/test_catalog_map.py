@@ -29,7 +29,7 @@ def test_starter_catalogue_map(tmp_path):
     clusters = draw_catalog_map(store, out)
     assert sorted(clusters.names) == ["calm", "energetic", "happy", "sad"]
     assert sum(clusters.sizes()) == len(store.index())
-    c = dict(zip(clusters.names, clusters.centres))
+    c = dict(zip(clusters.names, clusters.centres, strict=True))
     assert c["happy"][0] > c["sad"][0] and c["energetic"][1] > c["calm"][1] and c["happy"][1] > c["sad"][1]
     img = cv2.imread(str(out))
     assert img is not None and img.shape[0] >= 800 and img.shape[1] >= 800 and img.std() > 10

@@ -109,7 +109,7 @@ def write_dist(site: Path, name: str, version: str, requires: list[str], files: 
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x" * size)
         record.append(f"{rel},,{size}")
-    (info / "RECORD").write_text("\n".join(record + [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]) + "\n")
+    (info / "RECORD").write_text("\n".join([*record, f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]) + "\n")
 
 
 def test_install_size_closure(cf, tmp_path):

@@ -79,7 +79,7 @@ def test_bad_bytes_raise_clear_errors(data, message):
 def test_truncated_files_raise(photo):
     for fmt in ("JPEG", "PNG"):
         data = _encode(photo, fmt)
-        with pytest.raises(MoodtuneError, match="damaged or truncated|not an image"):
+        with pytest.raises(MoodtuneError, match=r"damaged or truncated|not an image"):
             load_image(data[: len(data) // 3])
 
 

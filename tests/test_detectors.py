@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -19,14 +19,14 @@ ASTRONAUT_FACE = (175, 70, 275, 175)
 HOPPER_FACE = (160, 125, 370, 345)
 
 
-@lru_cache(maxsize=None)
+@cache
 def astronaut() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
 
 
-@lru_cache(maxsize=None)
+@cache
 def hopper() -> np.ndarray:
     from matplotlib import cbook
 
@@ -98,7 +98,7 @@ def paste(canvas: np.ndarray, photo: np.ndarray, face, scale: float, x: int, y: 
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     h, w = small.shape[:2]
     canvas[y : y + h, x : x + w] = small[: canvas.shape[0] - y, : canvas.shape[1] - x]
-    return tuple(v * scale + o for v, o in zip(face, (x, y, x, y)))
+    return tuple(v * scale + o for v, o in zip(face, (x, y, x, y), strict=True))
 
 
 @pytest.mark.parametrize("where", [(40, 30), (400, 250)])

@@ -87,11 +87,12 @@ def test_annotated_video_plays_in_chromium(tmp_path, hopper_bgr):
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--mute-audio",
                                                                                        "--autoplay-policy=no-user-gesture-required"])
         page = browser.new_page()
-        page.route("http://moodtune.test/", lambda r: r.fulfill(body=f'<video id="v" src="/v" muted autoplay></video>', content_type="text/html"))
+        page.route("http://moodtune.test/", lambda r: r.fulfill(body='<video id="v" src="/v" muted autoplay></video>', content_type="text/html"))
         page.route("http://moodtune.test/v", lambda r: r.fulfill(body=path.read_bytes(), content_type=kind))
         page.goto("http://moodtune.test/")
         page.wait_for_function("() => { const v = document.getElementById('v'); return v.ended || v.currentTime > 0.5 || v.error; }",
                                timeout=60_000)
-        got = page.evaluate("() => { const v = document.getElementById('v'); return {w: v.videoWidth, h: v.videoHeight, error: v.error && v.error.code, d: v.duration}; }")
+        got = page.evaluate("() => { const v = document.getElementById('v'); "
+                            "return {w: v.videoWidth, h: v.videoHeight, error: v.error && v.error.code, d: v.duration}; }")
         browser.close()
     assert got["error"] is None and (got["w"], got["h"]) == (322, 376) and got["d"] > 1.5

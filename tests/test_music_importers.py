@@ -237,7 +237,7 @@ def test_catalog_scan_reads_tags(tmp_path):
         if tags:
             f = WAVE(str(music / name))
             f.add_tags()
-            for frame, text in zip((TIT2, TPE1, TCON, TDRC), tags):
+            for frame, text in zip((TIT2, TPE1, TCON, TDRC), tags, strict=False):
                 f.tags.add(frame(encoding=3, text=text))
             f.save()
     (music / "notes.txt").write_text("not audio")

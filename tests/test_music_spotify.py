@@ -207,9 +207,9 @@ def test_candidates_take_catalogue_values_when_known_else_genre_estimates(fake):
                           loudness=-20, tempo=80, acousticness=0.9)])
     cands = spotify_candidates(c, [(0.8, 0.7)], catalog=cat, per_genre=3, k=2)
     assert len(cands) == 3  # the same 3 ids come back for each genre: deduplicated
-    known = [t for t in cands if t.spotify_id == known_id][0]
+    known = next(t for t in cands if t.spotify_id == known_id)
     assert known.valence == pytest.approx(0.11) and known.estimated == []
-    other = [t for t in cands if t.spotify_id != known_id][0]
+    other = next(t for t in cands if t.spotify_id != known_id)
     assert set(other.estimated) == {"valence", "arousal"} and other.valence is not None
     queries = [r["query"]["q"][0] for r in fake.requests if r["path"] == "/v1/search"]
     assert all(q.startswith('genre:"') for q in queries) and len(queries) == 2
@@ -251,7 +251,7 @@ def test_pkce_login_and_save_playlist(fake, tmp_path):
     tracks = [Track(title="Known", artists=["A"], spotify_id=track_obj(7)["id"]), Track(title="Unknown", artists=["B"])]
     ref = c.save_playlist("user-tok", "moodtune calm", tracks)
     assert (ref.id, ref.tracks, ref.url) == ("newpl", 2, "https://open.spotify.com/playlist/newpl")
-    add = [r for r in fake.requests if r["path"] == "/v1/playlists/newpl/tracks"][0]
+    add = next(r for r in fake.requests if r["path"] == "/v1/playlists/newpl/tracks")
     assert add["headers"]["Authorization"] == "Bearer user-tok"
     assert json.loads(add["body"])["uris"][0] == f"spotify:track:{track_obj(7)['id']}"
 

@@ -111,9 +111,9 @@ def test_analyze_batch_is_analyze_per_image_with_one_model_call(hopper_bgr, astr
     assert calls == [3]  # one call for the three faces of the four images
     singles = [Analyzer().analyze(im) for im in images]
     assert [len(b) for b in batch] == [1, 1, 0, 1]
-    for got, want in zip(batch, singles):
+    for got, want in zip(batch, singles, strict=True):
         assert [f.box for f in got] == [f.box for f in want]
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             assert g.probability_vector() == pytest.approx(w.probability_vector(), abs=1e-5)
     assert an.analyze_batch([]) == []
 
@@ -125,7 +125,7 @@ def test_keypoints_for_blazeface_none_for_haar(hopper_bgr, astronaut_bgr):
     for image in (hopper_bgr, astronaut_bgr):
         face = Analyzer().analyze(image)[0]
         assert face.keypoints is not None and len(face.keypoints) == 6
-        (rx, ry), (lx, ly), (nx, ny), (mx, my) = face.keypoints[:4]
+        (rx, ry), (lx, ly), (nx, ny), (_mx, my) = face.keypoints[:4]
         x, y, w, h = face.box
         for px, py in face.keypoints[:4]:  # eyes, nose and mouth lie inside the box
             assert x <= px <= x + w and y <= py <= y + h

@@ -11,14 +11,14 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra is not installed: pip install 'moodtune[web]'")
 pytest.importorskip("mutagen", reason="catalog scan needs mutagen")
+from audio import music_folder  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from audio import music_folder  # noqa: E402
-from moodtune.web.app import create_app  # noqa: E402
+from moodtune.errors import MoodtuneError  # noqa: E402
 from moodtune.music.export import Entry, format_for, to_m3u8  # noqa: E402
 from moodtune.music.scan import local_file, name_parts, scan_folder  # noqa: E402
 from moodtune.music.store import CatalogStore  # noqa: E402
-from moodtune.errors import MoodtuneError  # noqa: E402
+from moodtune.web.app import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def client(library):
 
 
 def test_scan_names_and_registry(library):
-    root, db, files, ids = library
+    root, db, _files, ids = library
     assert {"Morning Sine", "Evening Sine", "Slow Hum"} <= set(ids)  # "Artist - Title" file names
     assert name_parts(root / "01 - Band - Song.mp3") == ("Band", "Song")
     assert name_parts(root / "plain.mp3") == (None, "plain")
@@ -57,8 +57,8 @@ def test_scan_features_with_librosa(tmp_path):
     """With librosa: a sustained chord has no beat and less energy than the same chord over a 120 BPM click."""
     pytest.importorskip("librosa", reason="audio features need librosa (pip install 'moodtune[scan]')")
     import numpy as np
-
     from audio import RATE, chord, write_wav
+
     from moodtune.music.scan import analyse_audio
 
     y = chord(8.0)
@@ -151,7 +151,7 @@ def test_save_playlist_for_the_cli(library, tmp_path):
     import moodtune
     from moodtune.music.export import save_playlist
 
-    root, db, files, _ = library
+    _root, db, files, _ = library
     with CatalogStore.open(db) as s:
         pl = moodtune.recommend("happy", n=3, catalog=s)
         out = save_playlist(pl, tmp_path / "happy.m3u8", s)

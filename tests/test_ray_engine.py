@@ -75,7 +75,7 @@ def test_video_split_into_time_ranges(moving_face_video):  # noqa: F811
     assert lines[-1] == local[-1] and "error" in lines[-1]
     frames, frames_local = lines[:-1], local[:-1]
     assert len(frames) == 20
-    for a, b in zip(frames, frames_local):
+    for a, b in zip(frames, frames_local, strict=True):
         assert [(f["box"], f["raw_emotion"]) for f in a["faces"]] == [(f["box"], f["raw_emotion"]) for f in b["faces"]]
     # each one-second range tracks on its own: ids unique per file, restarting per range
     assert {f["track"] for x in frames[:10] for f in x["faces"]} == {1}

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pg"]  # the fixtures db_url and pg_server (tests/pg.py)
-
 from moodtune.errors import MoodtuneError
 from moodtune.music.feedback import MIGRATIONS as FEEDBACK_MIGRATIONS
 from moodtune.music.feedback import FeedbackStore
@@ -28,6 +26,8 @@ from moodtune.music.store import SCHEMA_VERSION, CatalogStore
 from moodtune.music.types import Track, local_id
 from moodtune.store import open_database
 from moodtune.store.migrations import schema_version
+
+pytest_plugins = ["pg"]  # the fixtures db_url and pg_server (tests/pg.py)
 
 DATA = Path(__file__).parent / "data"
 TRACKS = [
@@ -128,7 +128,7 @@ def test_newer_schema_is_refused_in_one_line(db_url):
     CatalogStore.open(db_url).close()
     db = open_database(db_url)
     db.execute("UPDATE schema_version SET version = 99 WHERE component = 'catalog'")
-    with pytest.raises(MoodtuneError, match=r"catalog schema version 99, newer than this moodtune understands \(3\)") as exc:
+    with pytest.raises(MoodtuneError, match=rf"catalog schema version 99, newer than this moodtune understands \({SCHEMA_VERSION}\)") as exc:
         CatalogStore.open(db_url)
     assert "\n" not in str(exc.value)
 
@@ -211,7 +211,7 @@ def test_killed_writer_loses_no_acknowledged_feedback(db_url):
 def test_two_servers_share_one_listener(pg_server):
     """Two ``moodtune serve`` processes on one PostgreSQL: what a listener does on one, the other knows."""
     import httpx
-    from load import serve
+    from helpers import serve
 
     env = {"MOODTUNE_DATABASE_URL": pg_server.new_database()}
     with serve("--log-level", "warning", env=env) as a, serve("--log-level", "warning", env=env) as b:
@@ -234,7 +234,7 @@ def test_a_dropped_postgres_connection_is_one_error_then_reconnects(pg_server):
     fb.add("ana", TRACKS[0], "like")
     pid = fb.db.execute("SELECT pg_backend_pid()").fetchone()[0]
     open_database(url).execute("SELECT pg_terminate_backend(?)", (pid,))
-    with pytest.raises(MoodtuneError, match="lost the database postgresql://moodtune@127.0.0.1") as exc:
+    with pytest.raises(MoodtuneError, match=r"lost the database postgresql://moodtune@127.0.0.1") as exc:
         fb.events("ana")
     assert "\n" not in str(exc.value)
     assert [e.action for e in fb.events("ana")] == ["like"]

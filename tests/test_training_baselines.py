@@ -101,6 +101,6 @@ def test_baselines_are_seeded(small):
     keys = ["naive_bayes", "knn", "random_forest"]
     a = run_baselines(small, keys=keys, seed=3, train_limit=300, log=None)
     b = run_baselines(small, keys=keys, seed=3, train_limit=300, log=None)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert np.array_equal(x.full.confusion, y.full.confusion), x.key
         assert x.n_train == 300

@@ -54,7 +54,7 @@ def ferplus_lines(rows: list[dict]) -> list[str]:
 
 
 def expected_soft(line: str) -> np.ndarray:
-    v = dict(zip(FERPLUS_HEADER.split(","), next(csv.reader([line]))))
+    v = dict(zip(FERPLUS_HEADER.split(","), next(csv.reader([line])), strict=True))
     names = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy", "sadness": "sad",
              "surprise": "surprise", "neutral": "neutral"}
     out = np.zeros(7)
@@ -210,7 +210,7 @@ def test_folder_errors(tmp_path):
     bad = tmp_path / "Training" / "sad" / "00001.png"
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a png")
-    with pytest.raises(MoodtuneError, match="00001.png: not a readable image"):
+    with pytest.raises(MoodtuneError, match=r"00001.png: not a readable image"):
         load_folder(tmp_path)
     with pytest.raises(MoodtuneError, match="FER2013 data not found"):
         load(tmp_path / "nowhere")

@@ -71,7 +71,7 @@ def test_every_zoo_model_gives_7_logits(name):
 
 
 def test_unknown_zoo_model_is_a_user_error():
-    with pytest.raises(MoodtuneError, match="unknown model 'lenet'.*mini_xception"):
+    with pytest.raises(MoodtuneError, match=r"unknown model 'lenet'.*mini_xception"):
         create_model("lenet")
 
 

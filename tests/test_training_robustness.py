@@ -66,7 +66,7 @@ def test_eval_robustness_on_a_tiny_model(tmp_path, capsys):
     csv = tmp_path / "fer2013.csv"
     with open(csv, "w") as f:
         f.write("emotion,pixels,Usage\n")
-        for img, y in zip(faces, labels):
+        for img, y in zip(faces, labels, strict=True):
             f.write(f"{y},{' '.join(map(str, img.ravel()))},PrivateTest\n")
         f.write(f"0,{' '.join(['0'] * 2304)},Training\n")
     report = tmp_path / "report"

@@ -90,7 +90,7 @@ def runs(tmp_path_factory, dataset) -> dict:
 
 def _same_history(a: list[dict], b: list[dict], rel: float) -> None:
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert x.keys() == y.keys()
         for k in x:
             if k != "seconds":
@@ -227,7 +227,7 @@ def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
     md = tmp_path / "table.md"
     args = ["benchmark-models", "--runs", str(runs_dir), "--limit", "200", "--out", str(md)]
     assert main(args) == 0
-    out, err = capsys.readouterr()
+    out, _err = capsys.readouterr()
     lines = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
     for algo in ("Gaussian Naive Bayes", "k-NN", "Random Forest", "SVM (RBF kernel, Nystroem approximation)",
                  "SVM (exact RBF kernel, subsample)", "mini-Xception"):

@@ -11,12 +11,12 @@ from moodtune.config import data_dir
 from moodtune.emotion.labels import CLASSES
 from moodtune.training.wild import labelled_photos, score_predictions, score_wild
 
-I = {c: i for i, c in enumerate(CLASSES)}
+IDX = {c: i for i, c in enumerate(CLASSES)}
 
 
 def test_scores_count_a_photo_without_a_face_as_wrong():
-    labels = np.array([I["happy"], I["happy"], I["neutral"], I["neutral"], I["neutral"], I["neutral"]])
-    pred = np.array([I["happy"], -1, I["neutral"], I["angry"], I["sad"], I["neutral"]])
+    labels = np.array([IDX["happy"], IDX["happy"], IDX["neutral"], IDX["neutral"], IDX["neutral"], IDX["neutral"]])
+    pred = np.array([IDX["happy"], -1, IDX["neutral"], IDX["angry"], IDX["sad"], IDX["neutral"]])
     s = score_predictions(pred, labels)
     assert s.n == 6 and s.found == 5
     assert s.accuracy == pytest.approx(3 / 6)
@@ -44,4 +44,4 @@ def test_a_few_real_photos_end_to_end(tmp_path):
     s = score_wild(root=tmp_path)
     expected = [CLASSES.index(faces[0].emotion) if (faces := moodtune.analyze(str(paths[i]))) else -1 for i in pick]
     assert s.n == 3 and s.found == sum(e >= 0 for e in expected)
-    assert s.accuracy == pytest.approx(np.mean([e == labels[i] for e, i in zip(expected, pick)]))
+    assert s.accuracy == pytest.approx(np.mean([e == labels[i] for e, i in zip(expected, pick, strict=True)]))

@@ -236,7 +236,7 @@ def test_frame_analyzer_computes_what_analyze_frame_does(hopper_bgr, astronaut_b
         for fast in (False, True):
             got = FrameAnalyzer(fast=fast).analyze(image)
             assert [f.box for f in got] == [f.box for f in want]
-            for g, w in zip(got, want):
+            for g, w in zip(got, want, strict=True):
                 assert [g.probabilities[c] for c in CLASSES] == pytest.approx([w.probabilities[c] for c in CLASSES], abs=1e-4)
 
 

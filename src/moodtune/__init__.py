@@ -34,7 +34,25 @@ def list_models() -> list[ModelEntry]:
 
 
 __all__ = [
-    "Analyzer", "FrameAnalyzer", "analyze", "analyze_frame", "FaceResult", "Detection", "TrackedFace", "LiveFrame",
-    "VideoFrame", "group_mood", "list_detectors", "list_models", "CLASSES", "MoodtuneError", "__version__",
-    "recommend", "feedback", "Playlist", "PlaylistItem", "Track", "Affect",
+    "CLASSES",
+    "Affect",
+    "Analyzer",
+    "Detection",
+    "FaceResult",
+    "FrameAnalyzer",
+    "LiveFrame",
+    "MoodtuneError",
+    "Playlist",
+    "PlaylistItem",
+    "Track",
+    "TrackedFace",
+    "VideoFrame",
+    "__version__",
+    "analyze",
+    "analyze_frame",
+    "feedback",
+    "group_mood",
+    "list_detectors",
+    "list_models",
+    "recommend",
 ]

@@ -8,6 +8,7 @@ Fields annotated ``Rounded`` are rounded to 4 decimals in JSON only (Python keep
 from __future__ import annotations
 
 from functools import cache
+from types import GenericAlias
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer, TypeAdapter
@@ -23,5 +24,5 @@ def adapter(tp: Any) -> TypeAdapter:
 
 def to_json(obj: Any) -> Any:
     """``obj`` (a contract dataclass, or a list of them) as JSON-ready Python data."""
-    tp = list[type(obj[0])] if isinstance(obj, list) and obj else type(obj)
+    tp: Any = GenericAlias(list, type(obj[0])) if isinstance(obj, list) and obj else type(obj)  # list[<its items' type>]
     return adapter(tp).dump_python(obj, mode="json")

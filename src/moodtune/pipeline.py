@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 import os
 import time
-from functools import lru_cache
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,7 +39,7 @@ from moodtune.vision.decode import ImageInput, load_image
 from moodtune.vision.detect import DEFAULT_DETECTOR, FaceDetector, framing, get_detector
 from moodtune.vision.tracking import IoUTracker, iou_matrix
 
-__all__ = ["Analyzer", "FrameAnalyzer", "analyze", "analyze_frame", "blur_score", "BLUR_BELOW", "ALIGN"]
+__all__ = ["ALIGN", "BLUR_BELOW", "Analyzer", "FrameAnalyzer", "analyze", "analyze_frame", "blur_score"]
 
 #: ``FaceResult.uncertain``'s blur rule: a face whose gray model-input crop has a variance of the
 #: Laplacian below this is too blurred to judge (a model card's ``blur_below`` overrides it).
@@ -147,7 +148,7 @@ class Analyzer:
         if not crops:
             return out
         probs = self.classifier.predict(np.stack(crops))
-        for (j, d), crop, p in zip(owners, crops, probs):
+        for (j, d), crop, p in zip(owners, crops, probs, strict=True):
             judgeable = min(d.box[2], d.box[3]) >= MIN_FACE_PX and blur_score(crop) >= self.blur_below
             face = FaceResult.from_probabilities(d.box, p, d.score, d.keypoints, self.uncertain_below, judgeable)
             out[j].append((face, judgeable))
@@ -155,7 +156,7 @@ class Analyzer:
 
     # ------------------------------------------------------------------ streams
 
-    def stream(self, **options: Any) -> "FrameAnalyzer":
+    def stream(self, **options: Any) -> FrameAnalyzer:
         """A ``FrameAnalyzer`` (tracking, smoothing, optional fast mode) over this analyzer."""
         return FrameAnalyzer(analyzer=self, **options)
 
@@ -365,7 +366,7 @@ class FrameAnalyzer:
         ids = self.tracker.update([f.box for f, _ in judged])
         self.smoother.forget(self.tracker.dropped)
         out = []
-        for tid, (raw, judgeable) in zip(ids, judged):
+        for tid, (raw, judgeable) in zip(ids, judged, strict=True):
             probs = self.smoother.update(tid, raw.probability_vector(), at)
             smooth = FaceResult.from_probabilities(raw.box, probs, raw.detection_score, raw.keypoints,
                                                    self.analyzer.uncertain_below, judgeable)
@@ -379,7 +380,7 @@ def _is_blazeface(detector: Any) -> bool:
     return isinstance(detector, BlazeFaceDetector)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fast_blazeface(threads: int) -> Any:
     """BlazeFace's first pass only (bounded time per frame), built once per thread count."""
     from moodtune.vision.blazeface import BlazeFaceDetector

@@ -8,8 +8,9 @@ itself at import time, so importing a table imports none of its targets.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from moodtune.errors import MoodtuneError
 

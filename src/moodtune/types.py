@@ -8,8 +8,9 @@ a box is ``[x, y, w, h]``, keypoints ``[[x, y], ...]``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -79,7 +80,7 @@ class FaceResult:
         keypoints: Keypoints | None = None,
         uncertain_below: float = UNCERTAIN_BELOW,
         judgeable: bool = True,
-    ) -> "FaceResult":
+    ) -> FaceResult:
         """The face with class probabilities ``probs`` (7,); ``uncertain`` follows from the top
         probability and ``uncertain_below``, and is always true when not ``judgeable``
         (too small or too blurred)."""
@@ -88,7 +89,7 @@ class FaceResult:
         v, a = valence_arousal(p)
         return cls(
             box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
-            probabilities={c: float(q) for c, q in zip(CLASSES, p)},
+            probabilities={c: float(q) for c, q in zip(CLASSES, p, strict=True)},
             emotion=CLASSES[top],
             confidence=float(p[top]),
             valence=float(v),

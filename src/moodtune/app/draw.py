@@ -37,10 +37,11 @@ def place_labels(boxes: list[Rect], sizes: list[tuple[int, int]], width: int, he
     """A rectangle (x, y, w, h) for each label of size ``sizes[i]`` (w, h) next to ``boxes[i]``,
     inside the ``width`` x ``height`` image and, wherever the image has room, overlapping no other label."""
     placed: list[Rect] = []
-    for (x, y, w, h), (lw, lh) in zip(boxes, sizes):
+    for (x, y, w, h), (lw, lh) in zip(boxes, sizes, strict=True):
         candidates = [(x, y - lh), (x, y + h), (x, y), (x, y + h - lh), (x + w, y), (x - lw, y),
                       (x + w - lw, y - lh), (x + w - lw, y + h)]
-        best, best_cost = None, None
+        best: Rect = (x, y, lw, lh)  # the first candidate replaces it
+        best_cost: int | None = None
         for cx, cy in candidates:
             r = _inside((cx, cy, lw, lh), width, height)
             cost = sum(_overlap(r, p) for p in placed)
@@ -81,7 +82,7 @@ def annotate(bgr: np.ndarray, faces) -> np.ndarray:
         x, y, w, h = f.box
         cv2.rectangle(out, (x, y), (x + w, y + h), COLOURS.get(f.emotion, (255, 255, 255)), thick + 1)
     spots = place_labels([tuple(f.box) for f in faces], sizes, width, height)
-    for f, label, (scale, th, base), (lx, ly, lw, lh) in zip(faces, labels, scales, spots):
+    for f, label, (scale, th, _base), (lx, ly, lw, lh) in zip(faces, labels, scales, spots, strict=True):
         cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), COLOURS.get(f.emotion, (255, 255, 255)), -1)
         cv2.putText(out, label, (lx + 2, ly + 2 + th), FONT, scale, (0, 0, 0), thick, cv2.LINE_AA)
     return out

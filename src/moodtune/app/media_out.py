@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ def video_encoders() -> list[tuple[str, str]]:
     ok = []
     with tempfile.TemporaryDirectory(prefix="moodtune-codec-") as tmp:
         for fourcc, ext in VIDEO_CODECS:
-            w = cv2.VideoWriter(str(Path(tmp) / f"probe{ext}"), cv2.VideoWriter_fourcc(*fourcc), 10, (64, 48))
+            w = cv2.VideoWriter(str(Path(tmp) / f"probe{ext}"), cv2.VideoWriter.fourcc(*fourcc), 10, (64, 48))
             if w.isOpened():
                 ok.append((fourcc, ext))
             w.release()
@@ -86,7 +87,7 @@ class VideoOut:
         self.paths, self.base, self.fps = paths, Path(base), max(1.0, float(fps))
         self.path: Path | None = None
         self.codec: str | None = None
-        self._writer = None
+        self._writer: Any = None  # a cv2.VideoWriter once the first frame came
         self._size: tuple[int, int] | None = None
 
     def write(self, bgr: np.ndarray) -> None:
@@ -95,6 +96,7 @@ class VideoOut:
         h, w = bgr.shape[:2]
         if self._writer is None:
             self._open(w + w % 2, h + h % 2)
+        assert self._size is not None  # _open set it or raised
         W, H = self._size
         if (w, h) != (W, H):
             bgr = cv2.copyMakeBorder(bgr, 0, max(0, H - h), 0, max(0, W - w), cv2.BORDER_CONSTANT)[:H, :W]
@@ -109,7 +111,7 @@ class VideoOut:
             raise MoodtuneError(f"cannot create {self.base.parent}: {exc.strerror or exc}") from None
         for fourcc, ext in VIDEO_CODECS:
             target = self.paths.claim(self.base, ".annotated" + ext)
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*fourcc), self.fps, (w, h))
             if writer.isOpened():
                 self._writer, self.path, self.codec, self._size = writer, target, fourcc, (w, h)
                 return

@@ -37,7 +37,7 @@ class EmotionClassifier:
     card: dict
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 0) -> "EmotionClassifier":
+    def load(cls, path: str | Path | None = None, threads: int = 0) -> EmotionClassifier:
         """Open an ONNX emotion model; ``threads=0`` lets ONNX Runtime choose."""
         path = Path(path) if path else DEFAULT_MODEL
         if not path.is_file():

@@ -3,7 +3,7 @@ several faces, the web page)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -22,8 +22,8 @@ probability vector, and valence/arousal (a linear projection) follow it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 

@@ -20,8 +20,9 @@ import heapq
 import json
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -30,14 +31,16 @@ from moodtune.errors import MoodtuneError
 TRACKS_PER_RANGE = 100_000  #: track ids of range k of a video start at k * this
 
 
-def _inputs(paths: Iterable[str], chunk_seconds: float) -> tuple[list[dict], list[dict], list[dict]]:
+def _inputs(paths: Iterable[str | os.PathLike], chunk_seconds: float) -> tuple[list[dict], list[dict], list[dict]]:
     """(images, video ranges, errors): one row per input, each with its ``order`` and shown ``path``."""
     from moodtune.inputs import display, iter_inputs
     from moodtune.video import is_video, open_video
 
-    images, ranges, errors = [], [], []
+    images: list[dict[str, Any]] = []
+    ranges: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     for path, error in iter_inputs([str(p) for p in paths]):
-        row = {"order": len(images) + len(ranges) + len(errors), "path": display(path)}
+        row: dict[str, Any] = {"order": len(images) + len(ranges) + len(errors), "path": display(path)}
         if error is not None:
             errors.append({**row, "error": error})
         elif is_video(path):
@@ -71,7 +74,7 @@ class ImageBatch:
         from moodtune.vision.decode import load_image
 
         rows, images, owners = [], [], []
-        for data, file in zip(batch["bytes"], batch["path"]):
+        for data, file in zip(batch["bytes"], batch["path"], strict=True):
             named = self.shown.get(_local(file)) or [(-1, file)]
             order, shown = named.pop(0) if len(named) > 1 else named[0]
             rows.append({"order": float(order), "path": shown, "frame": -1, "time": math.nan, "error": "", "faces": "[]"})
@@ -81,7 +84,7 @@ class ImageBatch:
             except MoodtuneError as exc:
                 rows[-1]["error"] = str(exc)
         # every face of the batch in one model call
-        for i, faces in zip(owners, self.analyzer.analyze_batch(images) if images else []):
+        for i, faces in zip(owners, self.analyzer.analyze_batch(images) if images else [], strict=True):
             rows[i]["faces"] = json.dumps(to_json(faces))
         return _columns(rows)
 
@@ -98,7 +101,7 @@ class VideoRange:
     def __call__(self, batch: dict) -> dict:
         rows = []
         for order, shown, file, part, start, end in zip(batch["order"], batch["path"], batch["file"], batch["part"],
-                                                        batch["start"], batch["end"]):
+                                                        batch["start"], batch["end"], strict=True):
             try:
                 rows += self._range(float(order), str(shown), str(file), int(part), float(start), float(end))
             except MoodtuneError as exc:
@@ -191,7 +194,7 @@ def analyze_with_ray(paths: Iterable[str | os.PathLike], address: str | None = N
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = progress
     # each actor takes 0.9 CPU, so the read tasks always find room beside a full pool
-    pool = {"compute": ray.data.ActorPoolStrategy(size=num_workers), "num_cpus": 0.9}
+    pool: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=num_workers), "num_cpus": 0.9}
     parts: list = [[{"frame": -1, "time": math.nan, "faces": "[]", **e} for e in errors]]
     if ranges:  # a few rows per second of video: collected, then merged in input order
         parts.append(list(ray.data.from_items(ranges, override_num_blocks=len(ranges))
@@ -214,7 +217,7 @@ def analyze_with_ray(paths: Iterable[str | os.PathLike], address: str | None = N
     if images_ds is not None:
         parts.append(images_ds.iter_rows())  # streamed, in input order
     rows = heapq.merge(*parts, key=lambda r: (r["order"], r["frame"]))
-    if parquet and (errors or ranges):
+    if parquet and out is not None and (errors or ranges):
         import pyarrow as pa
         import pyarrow.parquet as pq
 

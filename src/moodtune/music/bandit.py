@@ -61,7 +61,7 @@ def features(idx: TrackIndex, pos: np.ndarray) -> np.ndarray:
     x = np.zeros((len(pos), DIM), np.float32)
     rows = np.arange(len(pos))
     codes = idx.genre[pos]
-    if not hasattr(idx, "_genre_bucket"):
+    if idx._genre_bucket is None:
         idx._genre_bucket = np.array([_bucket(g) for g in idx.genres] + [0], np.int64)
     gb = idx._genre_bucket[np.where(codes >= 0, codes, len(idx.genres))]
     x[rows[codes >= 0], gb[codes >= 0]] = SCALE_GENRE
@@ -84,7 +84,7 @@ class TasteModel:
         self.n_events = n_events
 
     @classmethod
-    def from_events(cls, idx: TrackIndex, events: list[tuple[str, str]]) -> "TasteModel | None":
+    def from_events(cls, idx: TrackIndex, events: list[tuple[str, str]]) -> TasteModel | None:
         """``events``: (track_key, action) newest first; tracks not in ``idx`` are ignored.
         ``None`` when no event can be used (the ranking then has no bandit term)."""
         pos, r, w = [], [], []

@@ -103,7 +103,7 @@ def draw_catalog_map(store, out: str | os.PathLike, k: int = 4, title: str | Non
         cx, cy = 2 * clusters.centres[j] - 1
         ax.scatter([cx], [cy], s=160, color=colour, edgecolors="black", linewidths=1.2, zorder=3)
         ax.annotate(name, (cx, cy), xytext=(8, 8), textcoords="offset points", fontsize=11, weight="bold", zorder=4)
-    for c, (v, a) in zip(CLASSES, CLASS_VA):
+    for c, (v, a) in zip(CLASSES, CLASS_VA, strict=True):
         ax.scatter([v], [a], marker="x", s=30, color="#5b6070", zorder=3)
         ax.annotate(c, (v, a), xytext=(4, -10), textcoords="offset points", fontsize=8, color="#5b6070")
     ax.set_xlim(-1.15, 1.15)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from moodtune.config import data_dir
@@ -168,10 +169,10 @@ def evaluate(catalog: str | Path | None = None, n: int = 50) -> dict:
         })
     pl = recommend("sad", strategy="lift", n=10, catalog=store)
     moods = [_mood(t, labels) for t in pl.tracks]
-    vals = [t.valence for t in pl.tracks]
+    vals = [t.valence for t in pl.tracks if t.valence is not None]  # ranked tracks all have one
     first_ok = sum(m in ("Sad", "Calm") for m in moods[:3])
     last_ok = sum(m in ("Happy", "Energetic") for m in moods[-3:])
-    mono = all(b >= a - 1e-9 for a, b in zip(vals, vals[1:]))
+    mono = all(b >= a - 1e-9 for a, b in pairwise(vals))
     lift = {
         "emotion": "sad", "strategy": "lift", "n": len(pl),
         "first3_sad_or_calm": first_ok, "last3_happy_or_energetic": last_ok,

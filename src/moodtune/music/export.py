@@ -10,9 +10,9 @@ tracks by their local file, the others by their Spotify link.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 from xml.sax.saxutils import escape
 
 from moodtune.errors import MoodtuneError
@@ -112,7 +112,7 @@ def save_playlist(playlist, path: str | os.PathLike, store=None, name: str | Non
     d = playlist if isinstance(playlist, dict) else playlist.to_dict()
     tracks = [dict(t) for t in d.get("tracks", [])]
     if not isinstance(playlist, dict):  # durations are known on the Track objects
-        for t, item in zip(tracks, playlist.items):
+        for t, item in zip(tracks, playlist.items, strict=True):
             t["duration_ms"], t["album"] = item.track.duration_ms, item.track.album
     key = lambda t: track_key(str(t.get("title") or ""), str(t.get("artist") or ""))  # noqa: E731
     files = local_files(store, [str(t.get("id")) for t in tracks], [key(t) for t in tracks]) if store is not None else {}

@@ -19,23 +19,23 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
 from moodtune.music.ranking import Preferences
-from moodtune.music.types import Track, artist_key
+from moodtune.music.types import Track
 from moodtune.store import Database, database_url, is_url, open_database
-from moodtune.store.migrations import migrate
+from moodtune.store.migrations import Step, migrate
 
 PREFERENCE_WINDOW = 500
 HISTORY_WINDOW = 30
 ACTIONS = ("like", "skip", "played", "closer", "farther")
 
 #: schema steps (see ``moodtune.store.migrations``); ``{id}``/``{real}`` are the dialect's types
-MIGRATIONS = [
-    """
+_V1 = """
 CREATE TABLE IF NOT EXISTS feedback (
     id {id},
     user TEXT NOT NULL,
@@ -56,9 +56,8 @@ CREATE TABLE IF NOT EXISTS history (
     ts {real} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_user ON history(user, id);
-""",
-    lambda db: _widen_actions(db),
-]
+"""
+MIGRATIONS: list[Step] = [_V1, lambda db: _widen_actions(db)]
 
 
 def default_feedback_path() -> Path:
@@ -89,7 +88,7 @@ def _widen_actions(db: Database) -> None:
         return
     db.execute("ALTER TABLE feedback RENAME TO feedback_old")
     db.execute("DROP INDEX IF EXISTS feedback_user")
-    db.script(MIGRATIONS[0].replace("action IN ('like', 'skip')", allowed))
+    db.script(_V1.replace("action IN ('like', 'skip')", allowed))
     db.execute("INSERT INTO feedback SELECT * FROM feedback_old")
     db.execute("DROP TABLE feedback_old")
 
@@ -121,7 +120,7 @@ class FeedbackStore:
         return self.db.conn
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, fallback: bool = True) -> "FeedbackStore":
+    def open(cls, path: str | os.PathLike | None = None, fallback: bool = True) -> FeedbackStore:
         """Open (create) the feedback database: a file path, a database URL, or (default)
         ``$MOODTUNE_DATABASE_URL`` else ``default_feedback_path()``. With ``fallback`` an
         unwritable file location gives an in-memory store (``persistent=False``) instead of an error."""
@@ -142,7 +141,7 @@ class FeedbackStore:
             raise MoodtuneError(f"{p} is not a moodtune feedback database ({exc})") from None
 
     @classmethod
-    def memory(cls) -> "FeedbackStore":
+    def memory(cls) -> FeedbackStore:
         return cls(Database.sqlite(":memory:"), False)
 
     def close(self) -> None:
@@ -163,7 +162,7 @@ class FeedbackStore:
         ).fetchone()[0])
         return FeedbackEvent(fid, user, track.id, track.title, track.artist, list(track.genres), action, ts)
 
-    def record_history(self, user: str, tracks: list[Track]) -> None:
+    def record_history(self, user: str, tracks: Sequence[Track]) -> None:
         """Remember that ``tracks`` were recommended to ``user`` (one transaction)."""
         user = check_user(user)
         ts = time.time()
@@ -208,7 +207,7 @@ class FeedbackStore:
         genre_counts: dict[str, list[int]] = {}
         artist_counts: dict[str, list[int]] = {}
         latest: dict[str, str] = {}
-        for key, artist, genres, action in rows:
+        for key, _artist, genres, action in rows:
             if action in ("like", "skip"):
                 latest.setdefault(key, action)
             if action not in ("like", "skip"):

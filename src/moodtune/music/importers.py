@@ -33,9 +33,9 @@ import csv
 import io
 import re
 import sqlite3
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from moodtune.errors import MoodtuneError
 from moodtune.music.features import mark_context, split_genres
@@ -160,7 +160,7 @@ def _artists(text: str | None, fmt: str) -> list[str]:
     return split_artists(text, sep) if sep else [text.strip()]
 
 
-def _title(row: dict, col: str) -> str | None:
+def _title(row: dict, col: str | None) -> str | None:
     t = _text(row, col)
     return display_title(t) if t else None
 
@@ -169,7 +169,7 @@ def _title(row: dict, col: str) -> str | None:
 SPOTIFY_FEATURES = {k: k for k in ("valence", "energy", "tempo", "danceability", "acousticness", "loudness", "mode", "instrumentalness")}
 
 
-def _features(row: dict, cols: dict[str, str | None]) -> dict:
+def _features(row: dict, cols: Mapping[str, str | None]) -> dict:
     return {
         "valence": _float(row, cols.get("valence"), 0, 1),
         "energy": _float(row, cols.get("energy"), 0, 1),
@@ -182,11 +182,13 @@ def _features(row: dict, cols: dict[str, str | None]) -> dict:
     }
 
 
-def _require(title, artists) -> None:
+def _require(title: str | None, artists: list[str]) -> str:
+    """The title, after checking that the row has one and an artist."""
     if not title:
         raise BadRow("empty title")
     if not artists:
         raise BadRow("empty artist")
+    return title
 
 
 # ----------------------------------------------------------------------------- row parsers
@@ -195,7 +197,7 @@ def _require(title, artists) -> None:
 def _row_spotify_tracks(row: dict, source: str) -> Track:
     title = _title(row, "track_name")
     artists = _artists(_text(row, "artists"), "spotify_tracks")
-    _require(title, artists)
+    title = _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, album=_text(row, "album_name"), genres=mark_context(split_genres(_text(row, "track_genre"))),
@@ -207,7 +209,7 @@ def _row_spotify_tracks(row: dict, source: str) -> Track:
 def _row_spotify_music(row: dict, source: str) -> Track:
     title = _title(row, "track_name")
     artists = _artists(_text(row, "track_artist"), "spotify_music")
-    _require(title, artists)
+    title = _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, album=_text(row, "track_album_name"),
@@ -221,7 +223,7 @@ def _row_data_moods(row: dict, source: str) -> Track:
     # NOTE: the "mood" column is deliberately not read.
     title = _title(row, "name")
     artists = _artists(_text(row, "artist"), "data_moods")
-    _require(title, artists)
+    title = _require(title, artists)
     feats = _features(row, {**SPOTIFY_FEATURES, "mode": None})  # data_moods has no mode column
     return Track(
         title=title, artists=artists, album=_text(row, "album"), year=_year(row, "release_date"),
@@ -233,7 +235,7 @@ def _row_data_moods(row: dict, source: str) -> Track:
 def _row_top_hits(row: dict, source: str) -> Track:
     title = _title(row, "song")
     artists = _artists(_text(row, "artist"), "top_hits")
-    _require(title, artists)
+    title = _require(title, artists)
     feats = _features(row, SPOTIFY_FEATURES)
     return Track(
         title=title, artists=artists, year=_year(row, "year"), genres=split_genres(_text(row, "genre")),
@@ -266,7 +268,7 @@ def _make_generic(cols: dict[str, str | None]) -> Callable[[dict, str], Track]:
     def parse(row: dict, source: str) -> Track:
         title = _title(row, cols["title"])
         artists = _artists(_text(row, cols["artist"]), "generic")
-        _require(title, artists)
+        title = _require(title, artists)
         feats = _features(row, cols)
         tags = [t.strip().lower() for t in re.split(r"[;,|]", _text(row, cols.get("tags")) or "") if t.strip()]
         return Track(
@@ -321,6 +323,7 @@ class _Reader(csv.DictReader):
     def __init__(self, f: io.TextIOBase, name: str, **kw):
         super().__init__(_lines(f, name), **kw)
         self.name = name
+        self.header: list[str] = []  # the stripped column names (``_open_csv`` sets them)
 
     def _csv_error(self, exc: csv.Error) -> MoodtuneError:
         return MoodtuneError(f"{self.name}: line {self.reader.line_num}: {exc}")  # self.line_num lags a row
@@ -328,13 +331,13 @@ class _Reader(csv.DictReader):
     @property
     def fieldnames(self):
         try:
-            return csv.DictReader.fieldnames.fget(self)
+            return super().fieldnames
         except csv.Error as exc:
             raise self._csv_error(exc) from None
 
     @fieldnames.setter
     def fieldnames(self, value):
-        csv.DictReader.fieldnames.fset(self, value)
+        csv.DictReader.fieldnames.fset(self, value)  # type: ignore[misc, union-attr]  # mypy reads a class's property as its value
 
     def __next__(self):
         try:
@@ -355,7 +358,7 @@ def _encoding(head: bytes) -> str:
         return "latin-1"
 
 
-def _open_csv(path: Path) -> tuple[csv.DictReader, io.TextIOBase]:
+def _open_csv(path: Path) -> tuple[_Reader, io.TextIOBase]:
     try:
         with open(path, "rb") as raw:
             encoding = _encoding(raw.read(8192))
@@ -372,7 +375,7 @@ def _open_csv(path: Path) -> tuple[csv.DictReader, io.TextIOBase]:
     except BaseException:
         f.close()
         raise
-    reader.fieldnames = [(n or "").strip() for n in reader.fieldnames]
+    reader.fieldnames = reader.header = [(n or "").strip() for n in reader.fieldnames]
     return reader, f
 
 
@@ -407,7 +410,7 @@ def read_tracks(
     if not path.is_file():
         raise MoodtuneError(f"file not found: {path}")
     reader, f = _open_csv(path)
-    fields = reader.fieldnames
+    fields = reader.header
     fmt = detect_format(fields) if format == "auto" else format
     if fmt is None:
         if mapping or all(any(g in {c.lower() for c in fields} for g in GENERIC_GUESSES[k]) for k in ("title", "artist")):
@@ -461,7 +464,7 @@ def _deam_rows(annotation_files: list[Path], folder: Path) -> Iterator[tuple[int
     for mpath in sorted(folder.glob("metadata_*.csv")):
         reader, f = _open_csv(mpath)
         with f:
-            names = {n.lower(): n for n in reader.fieldnames if n}
+            names = {n.lower(): n for n in reader.header if n}
             if not all(c in names for c in _DEAM_META_COLS):
                 raise MoodtuneError(f"{mpath.name}: expected DEAM metadata columns {', '.join(_DEAM_META_COLS)}")
             for row in reader:
@@ -476,7 +479,7 @@ def _deam_rows(annotation_files: list[Path], folder: Path) -> Iterator[tuple[int
         raise MoodtuneError(f"no DEAM metadata_*.csv beside {annotation_files[0].name} (needed for artist and title)")
     for apath in annotation_files:
         reader, f = _open_csv(apath)
-        names = {n.replace(" ", "").lower(): n for n in reader.fieldnames if n}
+        names = {n.replace(" ", "").lower(): n for n in reader.header if n}
         if not all(c in names for c in ("song_id", "valence_mean", "arousal_mean")):
             f.close()
             raise MoodtuneError(f"{apath.name}: expected DEAM columns song_id, valence_mean, arousal_mean")

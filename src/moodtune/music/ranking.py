@@ -21,11 +21,15 @@ only a few thousand of them and takes about a millisecond of CPU.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moodtune.music.store import TrackIndex
 from moodtune.music.strategies import Plan
+
+if TYPE_CHECKING:
+    from moodtune.music.bandit import TasteModel
 
 #: Bonus (distance units) of a fully liked genre / artist; a fully skipped one gets the negative.
 GENRE_WEIGHT = 0.06
@@ -42,7 +46,7 @@ class Preferences:
     skipped: set[str] = field(default_factory=set)
     recent: set[str] = field(default_factory=set)
     #: the listener's bandit posterior (``moodtune.music.bandit.TasteModel``), if any
-    model: object | None = None
+    model: TasteModel | None = None
 
     def __bool__(self) -> bool:
         return bool(self.genres or self.artists or self.skipped or self.recent or self.model is not None)
@@ -127,8 +131,8 @@ def _bonus(idx: TrackIndex, pos: np.ndarray, prefs: Preferences | None) -> tuple
 
         b, mean = prefs.model.bonus(idx, pos)
         bonus += np.float32(WEIGHT) * b
-        for j in np.flatnonzero(mean >= 0.1):
-            notes[j].append("like music you liked")
+        for hit in np.flatnonzero(mean >= 0.1):
+            notes[hit].append("like music you liked")
     if not prefs or not (prefs.genres or prefs.artists):
         return bonus, notes
     for j, p in enumerate(pos):
@@ -167,7 +171,9 @@ def rank(idx: TrackIndex, plan: Plan, n: int, prefs: Preferences | None = None) 
 
 
 def _avoid(idx: TrackIndex, p: int, prefs: Preferences | None) -> bool:
-    return bool(prefs) and (idx.keys[p] in prefs.recent or idx.keys[p] in prefs.skipped)
+    if not prefs:
+        return False
+    return idx.keys[p] in prefs.recent or idx.keys[p] in prefs.skipped
 
 
 def _rank_single(idx, plan, n, prefs) -> list[Pick]:
@@ -184,12 +190,12 @@ def _rank_single(idx, plan, n, prefs) -> list[Pick]:
     sel = np.argpartition(cand_scores, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
     pool = cand[sel]
     fit_pool = fit_of["fit"][sel]
-    fit_all = dict(zip(pool.tolist(), fit_pool.tolist()))
+    fit_all = dict(zip(pool.tolist(), fit_pool.tolist(), strict=True))
     bonus, notes = _bonus(idx, pool, prefs)
     scores = cand_scores[sel] - bonus
     order = pool[np.argsort(scores, kind="stable")]
-    note_of = {int(p): nt for p, nt in zip(pool, notes)}
-    score_of = {int(p): float(s) for p, s in zip(pool, scores)}
+    note_of = {int(p): nt for p, nt in zip(pool, notes, strict=True)}
+    score_of = {int(p): float(s) for p, s in zip(pool, scores, strict=True)}
     picks: list[Pick] = []
     used_pos: set[int] = set()
     used_artists: set[int] = set()
@@ -231,14 +237,14 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
     k = max(_pool_size(n, len(idx), prefs, 40), min(len(idx), 300))
     uniq = np.unique(targets, axis=0)
 
-    def score(pos):  # fit to the nearest waypoint + base terms
+    def path_score(pos):  # fit to the nearest waypoint + base terms
         v, a = idx.valence[pos], idx.arousal[pos]
         best = np.full(len(pos), np.inf, np.float32)
         for tv, ta in uniq:
             np.minimum(best, wv * (v - tv) ** 2 + wa * (a - ta) ** 2, out=best)
         return np.sqrt(best) + _base_terms(idx, plan, pos)
 
-    cand, cand_scores = _candidates(idx, plan, k, score)
+    cand, cand_scores = _candidates(idx, plan, k, path_score)
     pool = cand[np.argpartition(cand_scores, k - 1)[:k]] if k < len(cand) else cand
     base = _base_terms(idx, plan, pool)
     bonus, notes = _bonus(idx, pool, prefs)

@@ -119,7 +119,7 @@ def listener_preferences(fb: FeedbackStore, user: str, idx: TrackIndex, learner:
     """What the ranking knows about ``user``: skipped and recently heard tracks, and their taste
     (``learner="bandit"``: the LinUCB posterior from all their events; ``"counts"``: the
     previous per-genre/artist like-skip counts, kept for comparison in bench/feedback_sim.py)."""
-    from moodtune.music.bandit import TasteModel, WINDOW
+    from moodtune.music.bandit import WINDOW, TasteModel
 
     events = fb.actions(user, WINDOW)
     latest: dict[str, str] = {}
@@ -204,7 +204,7 @@ def recommend(
              for i, p in enumerate(picks)]
     playlist = Playlist(aff, plan.strategy, plan.reason, items, catalog=store.description, requested_strategy=strategy,
                         page=page)
-    if fb is not None and remember and items:
+    if fb is not None and user is not None and remember and items:
         try:
             fb.record_history(user, playlist.tracks)
         except Exception:  # history is a nicety; never fail a recommendation over it
@@ -264,7 +264,8 @@ def feedback(
     t = track if isinstance(track, Track) else resolve_track(str(track), catalog)
     fb = feedback_db if isinstance(feedback_db, FeedbackStore) else feedback_store(feedback_db)
     if not fb.persistent and not isinstance(feedback_db, FeedbackStore):
-        raise MoodtuneError(f"cannot save feedback: {Path(fb.path) if fb.path != ':memory:' else 'the moodtune home folder'} is not writable (set MOODTUNE_HOME)")
+        where = Path(fb.path) if fb.path != ":memory:" else "the moodtune home folder"
+        raise MoodtuneError(f"cannot save feedback: {where} is not writable (set MOODTUNE_HOME)")
     return fb.add(user, t, action)
 
 

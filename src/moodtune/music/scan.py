@@ -13,11 +13,11 @@ Install with ``pip install 'moodtune[scan]'`` (mutagen; librosa optional).
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,58 +174,32 @@ def scan_folder(folder: str | Path, store: CatalogStore, audio: bool = True, pro
 
 # ----------------------------------------------------------------------------- the local files registry
 
-_FILES_SCHEMA = """CREATE TABLE IF NOT EXISTS local_files (
-    key TEXT PRIMARY KEY, track_id TEXT NOT NULL, path TEXT NOT NULL, added REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS local_files_id ON local_files(track_id);"""
-
-
 def _stored_id(store: CatalogStore, t: Track) -> str:
     """The id the catalogue gives ``t`` after merging (a Spotify id when a duplicate had one)."""
     found = store.find(f"{t.title} - {t.artist}")
     return found[0].id if found else t.id
 
 
-def _files_conn(store: CatalogStore) -> tuple[sqlite3.Connection, bool]:
-    """A connection to the catalogue's database (its own for a file, the store's for an in-memory one)."""
-    if store.path == ":memory:":
-        return store._conn, False  # noqa: SLF001 - an in-memory database has no second connection
-    return sqlite3.connect(store.path, timeout=30), True
-
-
 def register_files(store: CatalogStore, files: list[tuple[str, str, Path]]) -> None:
     """Record (track id, track key, file) triples: the files the web app may stream (latest scan wins)."""
     if not files:
         return
-    conn, own = _files_conn(store)
-    try:
-        with conn if own else nullcontext():
-            conn.executescript(_FILES_SCHEMA)
-            conn.executemany("INSERT OR REPLACE INTO local_files VALUES (?, ?, ?, ?)",
-                             [(key, tid, str(Path(p).resolve()), time.time()) for tid, key, p in files])
-    except sqlite3.Error as exc:
-        raise MoodtuneError(f"cannot record the scanned files in {store.path}: {exc}") from None
-    finally:
-        if own:
-            conn.close()
+    rows = [(key, tid, str(Path(p).resolve()), time.time()) for tid, key, p in files]
+    with store.db.transaction() as db:
+        db.executemany("INSERT INTO local_files (key, track_id, path, added) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                       "DO UPDATE SET track_id = excluded.track_id, path = excluded.path, added = excluded.added", rows)
 
 
-def local_files(store, ids: list[str] = (), keys: list[str] = ()) -> dict[str, Path]:
+def local_files(store: Any, ids: Sequence[str] = (), keys: Sequence[str] = ()) -> dict[str, Path]:
     """Registered files by track id or key: ``{id_or_key: path}`` for those found (an empty dict
-    for a store that is not a SQLite catalogue or has no scanned files)."""
-    if not isinstance(store, CatalogStore) or not (ids or keys):
+    for a store that is not a catalogue, or when nothing was scanned)."""
+    id_list, key_list = list(ids), list(keys)
+    if not isinstance(store, CatalogStore) or not (id_list or key_list):
         return {}
-    conn, own = _files_conn(store)
+    rows = store.db.execute(
+        f"SELECT track_id, key, path FROM local_files WHERE track_id IN ({','.join('?' * len(id_list)) or 'NULL'}) "
+        f"OR key IN ({','.join('?' * len(key_list)) or 'NULL'})", id_list + key_list).fetchall()
     out: dict[str, Path] = {}
-    try:
-        ids, keys = list(ids), list(keys)
-        rows = conn.execute(
-            f"SELECT track_id, key, path FROM local_files WHERE track_id IN ({','.join('?' * len(ids)) or 'NULL'}) "
-            f"OR key IN ({','.join('?' * len(keys)) or 'NULL'})", ids + keys).fetchall()
-    except sqlite3.OperationalError:  # no table: nothing was scanned into this catalogue
-        rows = []
-    finally:
-        if own:
-            conn.close()
     for tid, key, path in rows:
         out[tid] = out[key] = Path(path)
     return out
@@ -233,6 +207,6 @@ def local_files(store, ids: list[str] = (), keys: list[str] = ()) -> dict[str, P
 
 def local_file(store, track_id: str, title: str | None = None, artist: str | None = None) -> Path | None:
     """The registered file of one track (by id, else by title and artist), or None."""
-    key = track_key(title, artist) if title else None
+    key = track_key(title, artist or "") if title else None
     found = local_files(store, [track_id], [key] if key else [])
     return found.get(track_id) or (found.get(key) if key else None)

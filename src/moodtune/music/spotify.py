@@ -31,10 +31,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from moodtune.config import user_dir
 from moodtune.errors import MoodtuneError
@@ -130,7 +131,7 @@ class SpotifyClient:
         return f"SpotifyClient(client_id={self.client_id!r}, client_secret={'***' if self.client_secret else None}, api_base={self.api_base!r})"
 
     @classmethod
-    def from_env(cls, **kwargs) -> "SpotifyClient":
+    def from_env(cls, **kwargs) -> SpotifyClient:
         """Credentials from ``SPOTIFY_CLIENT_ID`` / ``SPOTIFY_CLIENT_SECRET``; a clear error when missing."""
         cid = os.environ.get("SPOTIFY_CLIENT_ID", "").strip()
         secret = os.environ.get("SPOTIFY_CLIENT_SECRET", "").strip()
@@ -461,7 +462,7 @@ class SpotifyAuth:
             raise MoodtuneError("Spotify credentials missing: set SPOTIFY_CLIENT_ID in the environment")
         self.redirect_uri = redirect_uri or os.environ.get("SPOTIFY_REDIRECT_URI") or DEFAULT_REDIRECT
         where = cache or database_url() or (user_dir() / "spotify_token.json")
-        self.tokens = TokenTable(where, self.client_id, user) if is_url(where) else TokenFile(Path(where))
+        self.tokens = TokenTable(str(where), self.client_id, user) if is_url(where) else TokenFile(Path(where))
         self.cache = self.tokens.path
         self.verifier, self.challenge = pkce_pair()
         self.state = secrets.token_urlsafe(16)

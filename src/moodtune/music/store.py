@@ -16,9 +16,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from moodtune.errors import MoodtuneError
 from moodtune.music.features import AUDIO_FEATURES, clean_genres, track_affect
 from moodtune.music.types import Track, artist_key, track_key
 from moodtune.store import Database, database_url, is_url, open_database
-from moodtune.store.migrations import migrate
+from moodtune.store.migrations import Step, migrate
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +81,13 @@ def _add_lid(db: Database) -> None:
 
 
 #: schema steps (``moodtune.store.migrations``): the first is the schema of unversioned catalogues
-MIGRATIONS = [_V1, _add_akey, _add_lid]
+#: step 4: the audio files ``catalog scan`` found, which the web app may stream (``moodtune.music.scan``)
+_LOCAL_FILES = """
+CREATE TABLE IF NOT EXISTS local_files (key TEXT PRIMARY KEY, track_id TEXT NOT NULL, path TEXT NOT NULL, added {real} NOT NULL);
+CREATE INDEX IF NOT EXISTS local_files_id ON local_files(track_id);
+"""
+
+MIGRATIONS: list[Step] = [_V1, _add_akey, _add_lid, _LOCAL_FILES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
@@ -135,6 +141,8 @@ class TrackIndex:
     #: release year (int32, 0 when unknown)
     year: np.ndarray | None = None
     _key_pos: dict | None = None
+    #: genre code -> feature bucket (``bandit.features`` fills it on first use)
+    _genre_bucket: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rowid)
@@ -157,8 +165,9 @@ class TrackIndex:
 
     def cell_members(self, cells: np.ndarray) -> np.ndarray:
         """Positions of the tracks in ``cells``."""
+        assert self.cell_start is not None and self.cell_order is not None, "build_grid() first"
         starts, ends = self.cell_start[cells], self.cell_start[cells + 1]
-        parts = [self.cell_order[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b > a]
+        parts = [self.cell_order[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a]
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
@@ -168,7 +177,7 @@ def _j(x) -> str:
 
 def _row_to_track(row) -> Track:
     (rowid, _key, spotify_id, title, artists, album, year, genres, popularity, duration_ms,
-     valence, energy, tempo, dance, acou, loud, mode, instr, ann, arousal, tags, sources, estimated, language) = row
+     valence, energy, tempo, dance, acou, loud, mode, instr, _ann, arousal, tags, sources, estimated, language) = row
     return Track(
         title=title, artists=json.loads(artists), album=album, year=year, genres=json.loads(genres),
         popularity=popularity, duration_ms=duration_ms, valence=valence, energy=energy, tempo=tempo,
@@ -196,7 +205,7 @@ class CatalogStore:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "CatalogStore":
+    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> CatalogStore:
         """Open the catalogue at ``path`` (a file or a database URL; default ``$MOODTUNE_DATABASE_URL``,
         else ``default_catalog_path()``), creating it if asked.
 
@@ -229,7 +238,7 @@ class CatalogStore:
         return store
 
     @classmethod
-    def memory(cls, description: str = "in-memory catalogue") -> "CatalogStore":
+    def memory(cls, description: str = "in-memory catalogue") -> CatalogStore:
         """A fresh in-memory catalogue."""
         store = cls(Database.sqlite(":memory:"))
         store._init()
@@ -464,7 +473,7 @@ class CatalogStore:
             ).fetchall()
         n = len(rows)
         if n:
-            rowid, val, aro, pop, ins, genre_names, akeys, keys, years = zip(*rows)
+            rowid, val, aro, pop, ins, genre_names, akeys, keys, years = zip(*rows, strict=True)
         else:
             rowid = val = aro = pop = ins = genre_names = akeys = keys = years = ()
         pop_arr = np.array([np.nan if p is None else p for p in pop], np.float32) / np.float32(100.0)

@@ -32,8 +32,8 @@ the CLI's choices, the HTTP enum and the help text are built from it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from moodtune.errors import MoodtuneError
 from moodtune.music.features import face_to_music
@@ -199,7 +199,9 @@ def make_plan(affect: Affect, strategy: str = "auto", n: int = 10) -> Plan:
     auto_reason = None
     if name == "auto":
         name, auto_reason = choose_auto(affect)
-    plan = _BY_NAME[name].planner(affect, n)
+    planner = _BY_NAME[name].planner
+    assert planner is not None  # only auto has none, and auto was resolved above
+    plan = planner(affect, n)
     if auto_reason:
         plan.reason = f"{auto_reason}; {plan.reason}"
     return plan

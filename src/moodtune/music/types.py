@@ -220,7 +220,7 @@ class Track:
     #: where this track's own audio plays (a URL the web app sets for files ``catalog scan`` registered)
     audio: Annotated[str | None, Field(exclude=True)] = None
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def artist(self) -> str:
         """All artists, comma-separated (for display; ``artists`` is the list)."""
@@ -236,13 +236,13 @@ class Track:
         """``title|first artist`` folded (``track_key``)."""
         return track_key(self.title, self.artists[0] if self.artists else "")
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
         """The Spotify id when known, otherwise a stable local id (``mt-…``)."""
         return self.spotify_id or local_id(self.title, self.artists[0] if self.artists else "")
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def links(self) -> dict[str, str]:
         """Spotify track URL (when the id is known), Spotify and YouTube search links (always), and
@@ -302,7 +302,7 @@ class Playlist:
     requested_strategy: str = "auto"
     page: int = 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def strategy_reason(self) -> str:
         return self.reason

@@ -9,4 +9,4 @@ unset, each keeps its own SQLite file in ``moodtune.config.user_dir()`` as befor
 
 from moodtune.store.db import ENV, Database, database_url, is_url, open_database
 
-__all__ = ["Database", "open_database", "database_url", "is_url", "ENV"]
+__all__ = ["ENV", "Database", "database_url", "is_url", "open_database"]

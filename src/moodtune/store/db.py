@@ -15,8 +15,9 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from moodtune.errors import MoodtuneError
@@ -70,7 +71,7 @@ class Database:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def sqlite(cls, path: str | os.PathLike, readonly: bool = False, immutable: bool = False) -> "Database":
+    def sqlite(cls, path: str | os.PathLike, readonly: bool = False, immutable: bool = False) -> Database:
         """An SQLite file (``":memory:"`` for a private in-memory one) in autocommit mode."""
         p = str(path)
         if immutable:  # a file in a folder nobody may write: read it without WAL's -shm file
@@ -83,7 +84,7 @@ class Database:
         return cls(conn, "sqlite", p, readonly or immutable)
 
     @classmethod
-    def postgres(cls, url: str, connect_timeout: int = 10) -> "Database":
+    def postgres(cls, url: str, connect_timeout: int = 10) -> Database:
         """A PostgreSQL server (psycopg 3, autocommit); ``MoodtuneError`` when it cannot be reached."""
         try:
             import psycopg
@@ -104,7 +105,7 @@ class Database:
             return text
         return _USER.sub('"user"', text.replace("%", "%%").replace("?", "%s"))
 
-    def execute(self, text: str, params: Iterable[Any] = ()) -> "Result":
+    def execute(self, text: str, params: Iterable[Any] = ()) -> Result:
         """Run one statement; its rows are read before the lock is released (threads never interleave)."""
         with self.lock:
             if self.dialect == "postgres" and self.conn.closed and not self._depth:
@@ -130,7 +131,7 @@ class Database:
                 self.execute(stmt)
 
     @contextlib.contextmanager
-    def transaction(self, durable: bool = True) -> Iterator["Database"]:
+    def transaction(self, durable: bool = True) -> Iterator[Database]:
         """One all-or-nothing group of writes, serialised with every other writer of the database.
 
         ``durable=False``: the commit does not wait for the disk (survives a killed process, may

@@ -9,12 +9,12 @@ versioning (no ``schema_version`` table) are version 0, so their first step must
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 from moodtune.errors import MoodtuneError
 from moodtune.store.db import Database
 
-Step = Union[str, Callable[[Database], None]]
+Step = str | Callable[[Database], None]
 
 _TABLE = "CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 

@@ -140,7 +140,7 @@ def jpeg(x: torch.Tensor, which: torch.Tensor, quality: torch.Tensor) -> torch.T
     for i in torch.nonzero(which).flatten().tolist():
         img = x[i, 0].clamp(0, 255).round().to(torch.uint8).numpy()
         _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
-        out[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32))
+        out[i, 0] = torch.from_numpy(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32))  # type: ignore[union-attr]  # a JPEG just encoded decodes
     return out
 
 

@@ -21,8 +21,9 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from moodtune.training.data import FerData, load, train_test_duplicates
 from moodtune.training.metrics import Scores, score
 
 HOG = {"orientations": 9, "pixels_per_cell": (8, 8), "cells_per_block": (2, 2), "block_norm": "L2-Hys"}
-LBP = {"P": 8, "R": 1, "method": "uniform", "cell": 8}
+LBP: dict[str, Any] = {"P": 8, "R": 1, "method": "uniform", "cell": 8}
 SVM_COMPONENTS = 2000
 SVM_SUBSAMPLE = 8000
 #: Bump when features or estimators change: cached results of an older version are recomputed.
@@ -144,7 +145,7 @@ class BaselineResult:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "BaselineResult":
+    def from_json(cls, d: dict) -> BaselineResult:
         kw = {k: v for k, v in d.items() if k not in ("full", "dedup")}
         # Scores are recomputed from the stored confusion matrices: no rounding drift.
         for name in ("full", "dedup"):
@@ -265,7 +266,7 @@ def run_baselines(data: FerData | None = None, keys: list[str] | None = None, sp
         pred = np.asarray(est.predict(x_te), np.int64)
         t2 = time.perf_counter()
         full, dedup = score(test.labels, pred), score(test.labels[~dups], pred[~dups])
-        r = BaselineResult(key, b.algorithm, b.features, b.params, split, full, dedup, int(len(y_tr)), round(t1 - t0, 2),
+        r = BaselineResult(key, b.algorithm, b.features, b.params, split, full, dedup, len(y_tr), round(t1 - t0, 2),
                            round(t2 - t1, 2), round(feat_s, 2), hardware(), seed)
         say(f"  accuracy {full.accuracy:.4f}  macro F1 {full.macro_f1:.4f}  (fit {t1 - t0:.1f} s, predict {t2 - t1:.1f} s)")
         results.append(r)

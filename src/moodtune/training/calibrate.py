@@ -57,11 +57,11 @@ def uncertain_threshold(probs: np.ndarray, labels: np.ndarray, min_accuracy: flo
     Returns the threshold with the share of faces under it and the accuracy on both sides."""
     grid = np.round(np.arange(0.20, 0.96, 0.01), 2) if grid is None else grid
     top, right = probs.max(1), probs.argmax(1) == labels
-    local = []
+    per_point = []
     for t in grid:
         m = np.abs(top - t) <= window
-        local.append(right[m].mean() if m.sum() >= 20 else np.nan)
-    local = np.array(local)
+        per_point.append(right[m].mean() if m.sum() >= 20 else np.nan)
+    local = np.array(per_point)
     bad = np.nonzero(local < min_accuracy)[0]  # NaN (too few faces) never counts as bad
     best = float(grid[bad[-1] + 1]) if len(bad) and bad[-1] + 1 < len(grid) else float(grid[0])
     m = top < best

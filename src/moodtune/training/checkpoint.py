@@ -59,7 +59,7 @@ def add_log_prior(model: torch.nn.Module, tau: float, counts: np.ndarray) -> Non
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     prior = (counts + 1.0) / (counts.sum() + len(counts))
     with torch.no_grad():
-        last.bias += tau * torch.log(torch.from_numpy(prior).float())
+        last.bias.add_(tau * torch.log(torch.from_numpy(prior).float()))
 
 
 def load_model(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:

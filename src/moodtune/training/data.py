@@ -43,11 +43,11 @@ class FerData:
     rows: np.ndarray
     soft: np.ndarray | None = None
 
-    def subset(self, split: str) -> "FerData":
+    def subset(self, split: str) -> FerData:
         m = self.splits == split
         return FerData(self.images[m], self.labels[m], self.splits[m], self.rows[m], None if self.soft is None else self.soft[m])
 
-    def sample(self, n: int, seed: int = 0) -> "FerData":
+    def sample(self, n: int, seed: int = 0) -> FerData:
         """A seeded random subset of at most ``n`` faces (for smoke tests and quick runs)."""
         idx = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
         return FerData(self.images[idx], self.labels[idx], self.splits[idx], self.rows[idx], None if self.soft is None else self.soft[idx])

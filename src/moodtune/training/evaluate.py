@@ -7,9 +7,9 @@ model is measured exactly as it answers); torch checkpoints go through the zoo.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

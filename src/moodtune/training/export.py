@@ -48,7 +48,8 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 48, tta: bool | 
 
     ``tta``: one of ``TTA_MODES`` (``True``/``False`` mean "hflip"/"none"); ``temperature``: divides
     the logits before the softmax (1: none)."""
-    mode = {True: "hflip", False: "none"}.get(tta, tta)
+    aliases: dict[bool | str, bool | str] = {True: "hflip", False: "none"}
+    mode = aliases.get(tta, tta)
     if mode not in TTA_MODES:
         raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
     path = Path(path)
@@ -57,7 +58,7 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 48, tta: bool | 
     tmp = path.with_suffix(".tmp.onnx")
     with torch.no_grad():
         torch.onnx.export(
-            wrapped, torch.zeros(1, 1, size, size), str(tmp), input_names=["faces"], output_names=["probabilities"],
+            wrapped, (torch.zeros(1, 1, size, size),), str(tmp), input_names=["faces"], output_names=["probabilities"],
             dynamic_axes={"faces": {0: "n"}, "probabilities": {0: "n"}}, opset_version=17, dynamo=False,
         )
     tmp.replace(path)

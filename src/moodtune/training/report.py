@@ -107,6 +107,7 @@ def _torch_model(model_file: Path | None, folder: Path | None):
     """(model in eval mode, why) or (None, reason it is unavailable)."""
     if model_file is None:
         return None, "the evaluated target is neither a checkpoint nor a model file"
+    ckpt: Path | None
     if model_file.suffix == ".pt":
         ckpt, origin = model_file, f"Grad-CAM on checkpoint `{model_file}`"
     else:
@@ -258,7 +259,7 @@ def plot_per_class(scores):
         ax.bar_label(bars, [f"{v:.2f}" for v in vals], fontsize=7, padding=1)
     ax.axhline(scores.macro_f1, color="gray", ls="--", lw=1, label=f"macro F1 {scores.macro_f1:.3f}")
     ax.axhline(scores.accuracy, color="black", ls=":", lw=1, label=f"accuracy {scores.accuracy:.3f}")
-    ax.set_xticks(x, [f"{c}\n(n={int(n)})" for c, n in zip(CLASSES, scores.support)])
+    ax.set_xticks(x, [f"{c}\n(n={int(n)})" for c, n in zip(CLASSES, scores.support, strict=True)])
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score")
     ax.set_title("Per-class precision, recall and F1")

@@ -10,9 +10,9 @@ card measures robustness to corruptions of the kinds trained for, not to unseen 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

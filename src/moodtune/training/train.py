@@ -96,7 +96,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     policy = {"deployment": DEPLOYMENT, "basic": BASIC}[cfg.augment]
     channels_last = dev.type == "cpu" and channels_last_safe(model)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # the stubs lack memory_format
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(x_tr) // cfg.batch_size)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=5) if cfg.schedule == "plateau" else None
@@ -160,7 +160,8 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
         improved = acc > best
         best = max(best, acc)
         print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {rec['train_loss']:.4f}  PublicTest acc {acc:.4f} "
-              f"macro recall {np.mean(rec['val_recall']):.4f} loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s{'  *best*' if improved else ''}", flush=True)
+              f"macro recall {np.mean(rec['val_recall']):.4f} loss {val_loss:.4f}  lr {rec['lr']:.5f}  {rec['seconds']:.0f}s"
+              f"{'  *best*' if improved else ''}", flush=True)
         ckpt = {"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "plateau": plateau.state_dict() if plateau else None, "epoch": epoch, "history": history, "best": best,
                 "rng": torch.get_rng_state(), "class_counts": counts.tolist()}

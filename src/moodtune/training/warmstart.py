@@ -61,13 +61,14 @@ def load_onnx_into(model: nn.Module, path: str | Path, calibration: torch.Tensor
     have = [(op, w.shape) for op, w, _ in layers]
     if want != have or len(bns) != len(convs):
         raise MoodtuneError(f"{path}: its layers {have} do not match the model's {want}")
-    for conv, bn, (_, w, b) in zip(convs, bns, layers):
+    for conv, bn, (_, w, b) in zip(convs, bns, layers, strict=False):
+        assert bn.running_mean is not None and bn.running_var is not None  # the zoo's BatchNorms track statistics
         conv.weight.copy_(torch.from_numpy(w))
         bn.running_mean.zero_()
         bn.running_var.fill_(1 - bn.eps)
         bn.weight.fill_(1.0)
         bn.bias.copy_(torch.from_numpy(b))
-    for lin, (_, w, b) in zip(linears, layers[len(convs):]):
+    for lin, (_, w, b) in zip(linears, layers[len(convs):], strict=True):
         lin.weight.copy_(torch.from_numpy(w))
         lin.bias.copy_(torch.from_numpy(b))
     if calibration is not None:
@@ -77,8 +78,9 @@ def load_onnx_into(model: nn.Module, path: str | Path, calibration: torch.Tensor
         model(calibration)
         for h in hooks:
             h.remove()
-        for conv, bn in zip(convs, bns):
+        for conv, bn in zip(convs, bns, strict=True):
             mean, var = stats[conv]
+            assert bn.running_mean is not None and bn.running_var is not None
             bias = bn.bias.clone()
             bn.running_mean.copy_(mean)
             bn.running_var.copy_(var)

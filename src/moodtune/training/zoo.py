@@ -6,7 +6,7 @@ see ``moodtune.training.export.Preprocess``) and returns (N, 7) logits.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -78,7 +78,8 @@ class XceptionBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, first_relu: bool = True, reps: int = 2, stride: int = 2):
         super().__init__()
-        layers, c = [], cin
+        layers: list[nn.Module] = []
+        c = cin
         for i in range(reps):
             if first_relu or i > 0:
                 layers.append(nn.ReLU(inplace=False))
@@ -166,8 +167,9 @@ class PreActBottleneck(nn.Module):
 @register("resnet50v2")
 def resnet50v2(num_classes: int = 7, width: float = 1.0) -> nn.Module:
     """He et al. 2016 pre-activation ResNet-50 (3-4-6-3 bottlenecks), 3x3 stride-1 stem for 48x48 faces."""
-    layers, cin = [nn.Conv2d(1, int(64 * width), 3, 1, 1, bias=False)], int(64 * width)
-    for i, (blocks, mid) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512))):
+    layers: list[nn.Module] = [nn.Conv2d(1, int(64 * width), 3, 1, 1, bias=False)]
+    cin = int(64 * width)
+    for i, (blocks, mid) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512), strict=True)):
         mid = int(mid * width)
         for b in range(blocks):
             layers.append(PreActBottleneck(cin, mid, stride=2 if (b == 0 and i > 0) else 1))

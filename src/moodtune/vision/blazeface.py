@@ -24,7 +24,7 @@ square input (aspect kept, black padding) so boxes map back exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -87,7 +87,7 @@ def ssd_anchors(spec: ModelSpec) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _session(path: str, threads: int):
     """One ONNX Runtime session per (model file, threads) per process."""
     import onnxruntime as ort
@@ -156,7 +156,7 @@ class BlazeNet:
         if (u0, v0, u1, v1) != (0, 0, s, s):
             small = cv2.copyMakeBorder(small, v0, s - v1, u0, s - u1, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         # BGR uint8 → RGB float32 NCHW in [-1, 1]
-        blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
+        blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)  # type: ignore[call-overload]  # size=None: keep it
         regressors, logits = self.session.run(None, {"input": blob})
         logits = logits.reshape(-1)
         keep = np.flatnonzero(logits > _logit(self.spec.min_score if min_score is None else min_score))
@@ -247,7 +247,7 @@ def _drop_overlapping(
 
 def _to_detections(rows: np.ndarray, scores: np.ndarray, width: int, height: int) -> list[Detection]:
     out = []
-    for row, sc in zip(rows.tolist(), scores.tolist()):
+    for row, sc in zip(rows.tolist(), scores.tolist(), strict=True):
         x0, y0 = max(0, int(round(row[0]))), max(0, int(round(row[1])))
         x1, y1 = min(width, int(round(row[2]))), min(height, int(round(row[3])))
         if x1 - x0 >= 2 and y1 - y0 >= 2:

@@ -4,7 +4,7 @@ rolled so that the eyes are level."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from moodtune.registry import Entry, lookup
 from moodtune.types import Detection
 
-__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "Detection", "FaceDetector", "detector_names", "framing", "get_detector"]
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "Detection", "FaceDetector", "detector_names", "framing", "get_detector"]
 
 
 @runtime_checkable
@@ -42,7 +42,7 @@ def get_detector(name: str | FaceDetector | None = None, threads: int = 1) -> Fa
     return _build(name or DEFAULT_DETECTOR, int(threads))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build(name: str, threads: int) -> FaceDetector:
     return lookup(DETECTORS, name, "detector").load()(threads=threads)
 

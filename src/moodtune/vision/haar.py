@@ -20,7 +20,7 @@ class HaarDetector:
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30, threads: int = 1):
         """``threads`` is accepted for a uniform factory signature (OpenCV's own thread pool applies)."""
-        xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        xml = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]  # cv2.data: not in the stubs
         self._cascade = cv2.CascadeClassifier(str(xml))
         if self._cascade.empty():
             raise MoodtuneError(f"Haar cascade not found at {xml}; install opencv-python-headless<5")
@@ -36,7 +36,7 @@ class HaarDetector:
             outputRejectLevels=True,
         )
         out = []
-        for (x, y, w, h), wt in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1)):
+        for (x, y, w, h), wt in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1), strict=True):
             score = float(1.0 / (1.0 + np.exp(-float(wt))))  # cascade level weight → (0, 1)
             out.append(Detection((int(x), int(y), int(w), int(h)), score))
         return sorted(out, key=lambda d: -d.score)

@@ -15,12 +15,17 @@ is as good as the Hungarian algorithm and needs nothing beyond numpy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 Box = tuple[int, int, int, int]
+
+
+def _int_box(box: Sequence[float]) -> Box:
+    x, y, w, h = (int(round(v)) for v in box)
+    return x, y, w, h
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -30,14 +35,14 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 def iou_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> np.ndarray:
     """IoU of every (x, y, w, h) box in ``a`` with every one in ``b``: shape (len(a), len(b))."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    pa = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    pb = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax0, ay0, ax1, ay1 = pa[:, 0:1], pa[:, 1:2], pa[:, 0:1] + pa[:, 2:3], pa[:, 1:2] + pa[:, 3:4]
+    bx0, by0, bx1, by1 = pb[:, 0], pb[:, 1], pb[:, 0] + pb[:, 2], pb[:, 1] + pb[:, 3]
     iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
     ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
     inter = iw * ih
-    union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
+    union = (pa[:, 2:3] * pa[:, 3:4]) + (pb[:, 2] * pb[:, 3]) - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
@@ -86,24 +91,24 @@ class IoUTracker:
 
     def update(self, boxes: Sequence[Sequence[float]]) -> list[int]:
         """Match this frame's ``boxes`` (x, y, w, h) to the tracks; returns one id per box, in order."""
-        boxes = [tuple(int(round(v)) for v in b) for b in boxes]
-        ids: list[int | None] = [None] * len(boxes)
+        rounded = [_int_box(b) for b in boxes]
+        ids: list[int | None] = [None] * len(rounded)
         matched: set[int] = set()
-        if boxes and self.tracks:
-            m = iou_matrix([t.box for t in self.tracks], boxes)
+        if rounded and self.tracks:
+            m = iou_matrix([t.box for t in self.tracks], rounded)
             # greedy: best overlapping pair first, each track and each box used once
             for flat in np.argsort(-m, axis=None, kind="stable"):
-                ti, bi = divmod(int(flat), len(boxes))
+                ti, bi = divmod(int(flat), len(rounded))
                 if m[ti, bi] < self.iou_threshold:
                     break
                 if ids[bi] is not None or ti in matched:
                     continue
                 track = self.tracks[ti]
-                track.box, track.hits, track.missed = boxes[bi], track.hits + 1, 0
+                track.box, track.hits, track.missed = rounded[bi], track.hits + 1, 0
                 ids[bi] = track.id
                 matched.add(ti)
         if self.max_distance > 0 and None in ids and len(matched) < len(self.tracks):
-            self._match_by_distance(boxes, ids, matched)
+            self._match_by_distance(rounded, ids, matched)
         self.dropped = []
         kept = []
         for ti, track in enumerate(self.tracks):
@@ -114,7 +119,7 @@ class IoUTracker:
                     continue
             kept.append(track)
         self.tracks = kept
-        for bi, box in enumerate(boxes):
+        for bi, box in enumerate(rounded):
             if ids[bi] is None:
                 track = Track(self._next_id, box)
                 self._next_id += 1

@@ -30,10 +30,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.formparsers import MultiPartParser
 
 import moodtune
+from moodtune.types import LiveFrame
 from moodtune.web import errors
 from moodtune.web.middleware import BodyLimit, SecurityHeaders
 from moodtune.web.routers import analyze, catalog, feedback, health, live, playback, recommend, spotify
-from moodtune.types import LiveFrame
 from moodtune.web.schemas import AnalyzeForm, LiveControlOut, RecommendForm, RecommendIn
 from moodtune.web.state import MAX_JSON_BYTES, ServerState, Settings, spotify_configured
 from moodtune.web.static_files import STATIC

@@ -18,17 +18,18 @@ Spotify's embed player as the one frame source, and none when the server is ``of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from moodtune.music.export import FORMATS, playlist_entries, render
 from moodtune.music.types import Track, track_key
-from moodtune.web.middleware import SPOTIFY_EMBED
 
 router = APIRouter(tags=["playback"])
 
@@ -62,11 +63,11 @@ def audio_url(track_id: str) -> str:
     return f"/api/audio/{quote(track_id)}"
 
 
-def attach_audio(tracks: list[Track], store: Any) -> None:
+def attach_audio(tracks: Sequence[Track], store: Any) -> None:
     """Set ``audio`` (so ``links.audio``) on each of ``tracks`` whose file ``catalog scan`` registered."""
     rows = [{"id": t.id, "title": t.title, "artist": t.artist} for t in tracks]
     files = _files(store, rows)
-    for t, row in zip(tracks, rows):
+    for t, row in zip(tracks, rows, strict=True):
         if _file_of(files, row) is not None:
             t.audio = audio_url(t.id)
 
