@@ -284,3 +284,11 @@ def test_feedback_database_from_before_the_new_actions_is_widened(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         fb._conn.execute("INSERT INTO feedback (user, track_id, track_key, title, artist, genres, action, ts) "
                          "VALUES ('ana', 'x', 'k', 't', 'a', '[]', 'love', 0)")
+
+
+def test_pages_never_repeat_a_track_on_the_starter_catalogue(home):
+    """--more on what every new listener hears: four pages per emotion, no track twice (the lift path too)."""
+    fb = FeedbackStore.open(home / "fb.sqlite")
+    for emotion in ("sad", "angry", "neutral", "happy"):
+        ids = [t.id for page in range(4) for t in moodtune.recommend(emotion, user="pat", feedback_db=fb, page=page).tracks]
+        assert len(ids) == 40 and len(set(ids)) == 40, emotion

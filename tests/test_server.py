@@ -19,7 +19,6 @@ from moodtune.emotion.labels import CLASSES  # noqa: E402
 from moodtune.web import create_app  # noqa: E402
 
 FACE_KEYS = {"box", "emotion", "confidence", "probabilities", "valence", "arousal", "detection_score", "keypoints", "uncertain"}
-needs_music = pytest.mark.skipif(not callable(getattr(moodtune, "recommend", None)), reason="no music engine")
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +206,6 @@ def test_live_websocket_rejects_oversized_frames(client):
 # ----------------------------------------------------------------------------- music
 
 
-@needs_music
 def test_recommend_by_emotion_point_and_image(client, hopper_jpeg):
     r = client.post("/api/recommend", json={"emotion": "sad", "strategy": "match", "n": 5})
     assert r.status_code == 200, r.text
@@ -224,7 +222,6 @@ def test_recommend_by_emotion_point_and_image(client, hopper_jpeg):
     assert len(img.json()["faces"]) == 1 and len(img.json()["tracks"]) == 3 and img.json()["strategy"] == "calm"
 
 
-@needs_music
 @pytest.mark.parametrize("body", [{}, {"emotion": "bored"}, {"emotion": "sad", "strategy": "louder"},
                                   {"valence": 2, "arousal": 0}, {"valence": 0.5}, {"emotion": "sad", "n": 0}])
 def test_recommend_bad_requests_are_422(client, body):
@@ -232,7 +229,6 @@ def test_recommend_bad_requests_are_422(client, body):
     assert r.status_code == 422 and set(r.json()) == {"error"}
 
 
-@needs_music
 def test_feedback_is_stored(client):
     pl = client.post("/api/recommend", json={"emotion": "happy", "n": 3, "user": "tester"}).json()
     track = pl["tracks"][0]
@@ -381,3 +377,17 @@ def test_live_reads_a_video_file_as_text(tmp_path, hopper_bgr, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "face 1:" in out and "6 frames" in err
+
+
+def test_recommend_from_words_and_the_next_page(client):
+    """``text`` alone is a mood (source "text"); with an emotion both count; ``page`` 1 repeats no track of page 0."""
+    body = {"text": "exhausted after the exam, I just want to rest", "user": "words"}
+    first = client.post("/api/recommend", json=body).json()
+    assert first["affect"]["source"] == "text" and first["affect"]["valence"] < 0
+    assert [t["id"] for t in client.post("/api/recommend", json=body).json()["tracks"]] == [t["id"] for t in first["tracks"]]
+    more = client.post("/api/recommend", json={**body, "page": 1}).json()
+    assert more["page"] == 1 and len(more["tracks"]) == 10
+    assert not {t["id"] for t in first["tracks"]} & {t["id"] for t in more["tracks"]}
+    both = client.post("/api/recommend", json={"emotion": "sad", "text": "what a wonderful, happy day!"}).json()
+    assert both["affect"]["source"] == "emotion+text" and both["affect"]["valence"] > -0.55  # the words lift the sad face
+    assert client.post("/api/recommend", json={"text": ""}).status_code == 422

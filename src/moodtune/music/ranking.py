@@ -39,17 +39,19 @@ ARTIST_WEIGHT = 0.08
 @dataclass
 class Preferences:
     """Per-user preferences learnt from feedback: scores in [-1, 1] per genre and per artist key,
-    and the track keys to avoid (skipped, or recommended recently)."""
+    the track keys to avoid (skipped, or recommended recently: left out while there are other
+    candidates) and to exclude (the earlier pages of this list: never picked)."""
 
     genres: dict[str, float] = field(default_factory=dict)
     artists: dict[str, float] = field(default_factory=dict)
     skipped: set[str] = field(default_factory=set)
     recent: set[str] = field(default_factory=set)
+    exclude: set[str] = field(default_factory=set)
     #: the listener's bandit posterior (``moodtune.music.bandit.TasteModel``), if any
     model: TasteModel | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.genres or self.artists or self.skipped or self.recent or self.model is not None)
+        return bool(self.genres or self.artists or self.skipped or self.recent or self.exclude or self.model is not None)
 
 
 @dataclass
@@ -151,7 +153,7 @@ def _bonus(idx: TrackIndex, pos: np.ndarray, prefs: Preferences | None) -> tuple
 
 
 def _pool_size(n: int, n_total: int, prefs: Preferences | None, factor: int) -> int:
-    extra = len(prefs.recent) + len(prefs.skipped) if prefs else 0
+    extra = len(prefs.recent) + len(prefs.skipped) + len(prefs.exclude) if prefs else 0
     if prefs and prefs.model is not None:  # the bandit may lift tracks a little farther from the target
         factor, floor = factor * 3, 200
     else:
@@ -168,6 +170,10 @@ def rank(idx: TrackIndex, plan: Plan, n: int, prefs: Preferences | None = None) 
     if plan.single_target:
         return _rank_single(idx, plan, n, prefs)
     return _rank_path(idx, plan, n, prefs)
+
+
+def _excluded(idx: TrackIndex, p: int, prefs: Preferences | None) -> bool:
+    return bool(prefs) and idx.keys[p] in prefs.exclude  # type: ignore[union-attr]
 
 
 def _avoid(idx: TrackIndex, p: int, prefs: Preferences | None) -> bool:
@@ -200,13 +206,14 @@ def _rank_single(idx, plan, n, prefs) -> list[Pick]:
     used_pos: set[int] = set()
     used_artists: set[int] = set()
     genre_count: dict[int, int] = {}
-    # pass 0: strict; pass 1: allow recent/skipped; pass 2: allow repeated artists.
+    # pass 0: strict; pass 1: allow recent/skipped; pass 2: allow repeated artists; pass 3: allow the
+    # earlier pages' tracks (only a catalogue too small for another page gets there).
     # Within a pass, each pick is the best candidate after a small penalty per earlier
     # pick of the same genre (plan.genre_repeat), so a playlist does not collapse onto one genre.
-    for relax in range(3):
+    for relax in range(4):
         cands = [
             int(p) for p in order
-            if (relax >= 1 or not _avoid(idx, int(p), prefs))
+            if (relax >= 3 or not _excluded(idx, int(p), prefs)) and (relax >= 1 or not _avoid(idx, int(p), prefs))
         ]
         while len(picks) < n:
             best, best_s = -1, np.inf
@@ -261,9 +268,9 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
     for i in range(n):
         row = score[i]
         chosen = -1
-        for relax in range(4):
+        for relax in range(5):
             # 0 strict; 1 allow recent/skipped; 2 allow a valence step down (the list is sorted by
-            # valence at the end anyway); 3 allow repeated artists
+            # valence at the end anyway); 3 allow repeated artists; 4 allow the earlier pages' tracks
             ok = ~taken
             if relax < 2 and plan.monotonic:
                 ok &= pv >= last_v - 1e-6
@@ -272,7 +279,7 @@ def _rank_path(idx, plan, n, prefs) -> list[Pick]:
                 continue
             for j in cand[np.argsort(row[cand], kind="stable")]:
                 p = int(pool[j])
-                if relax < 1 and _avoid(idx, p, prefs):
+                if (relax < 4 and _excluded(idx, p, prefs)) or (relax < 1 and _avoid(idx, p, prefs)):
                     continue
                 if relax < 3 and int(idx.artist[p]) in artist_used:
                     continue

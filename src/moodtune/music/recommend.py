@@ -93,7 +93,7 @@ def feedback_store(path: str | os.PathLike | None = None) -> FeedbackStore:
 PLAYLIST_RULE = (
     "Playlists are stable: the same listener asking for the same mood again gets the same list, "
     "until their feedback changes it; --more (API: \"page\") gives the next list for that mood, "
-    "page 2 the one after, none repeating a track of an earlier page; another mood gives another "
+    "page 2 the one after, none repeating a track of an earlier page (unless the catalogue has no others); another mood gives another "
     "list. Tracks the listener skipped, and the last {heard} tracks they played through, are left "
     "out while the catalogue has other candidates. Likes, skips, plays and the camera's "
     "closer/farther events teach a per-listener bandit that reorders tracks near the mood target; "
@@ -197,7 +197,7 @@ def recommend(
         fb = feedback_db if isinstance(feedback_db, FeedbackStore) else feedback_store(feedback_db)
         prefs = listener_preferences(fb, user, idx, learner)
     for _ in range(page):  # the earlier pages, by the same rule, are left out
-        prefs.recent |= {idx.keys[p.pos] for p in rank(idx, plan, n, prefs)}
+        prefs.exclude |= {idx.keys[p.pos] for p in rank(idx, plan, n, prefs)}
     picks = rank(idx, plan, n, prefs)
     tracks = store.get(int(idx.rowid[p.pos]) for p in picks)
     items = [PlaylistItem.of(tracks[int(idx.rowid[p.pos])], _why(plan, p, i, len(picks), idx, tracks[int(idx.rowid[p.pos])]), p.score, p.target)

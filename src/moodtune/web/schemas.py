@@ -119,6 +119,7 @@ USER_PATTERN = r"^[\w!-~][\w !-~]*$"
 #: JSON Schema for "what to recommend for": an emotion, or both coordinates of a point (not null).
 BY_EMOTION: dict[str, Any] = {"required": ["emotion"], "properties": {"emotion": {"type": "string"}}}
 BY_POINT: dict[str, Any] = {"required": ["valence", "arousal"], "properties": {"valence": {"type": "number"}, "arousal": {"type": "number"}}}
+BY_TEXT: dict[str, Any] = {"required": ["text"], "properties": {"text": {"type": "string"}}}
 POINT_PAIRS: dict[str, Any] = {"valence": ["arousal"], "arousal": ["valence"]}
 
 
@@ -134,6 +135,9 @@ class RecommendFields(BaseModel):
     n: int = Field(10, ge=1, le=50, description="playlist length")
     user: str = Field(None, min_length=1, max_length=64, pattern=USER_PATTERN,  # type: ignore[assignment]
                              description="listener name for feedback and history")
+    text: str = Field(None, min_length=1, max_length=500,  # type: ignore[assignment]
+                      description="how the listener feels, in words; combined with the face when there is one")
+    page: int = Field(0, ge=0, le=100, description="0: this mood's list; 1, 2, ...: the next ones (the playlist rule)")
 
     @model_validator(mode="after")
     def _point_complete(self) -> RecommendFields:
@@ -145,14 +149,14 @@ class RecommendFields(BaseModel):
 class RecommendIn(RecommendFields):
     """A JSON request: give ``emotion``, or ``valence`` and ``arousal`` (both in [-1, 1]), optionally ``probabilities``."""
 
-    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT], "dependentRequired": POINT_PAIRS})
+    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [BY_EMOTION, BY_POINT, BY_TEXT], "dependentRequired": POINT_PAIRS})
 
     probabilities: dict[str, float] | None = Field(None, description="the face's class probabilities, if known")
 
     @model_validator(mode="after")
     def _something_to_go_by(self) -> RecommendIn:
-        if self.emotion is None and self.valence is None:
-            raise ValueError("nothing to recommend for: send an image, an emotion, or valence and arousal")
+        if self.emotion is None and self.valence is None and self.text is None:
+            raise ValueError("nothing to recommend for: send an image, an emotion, valence and arousal, or text")
         return self
 
 
@@ -162,7 +166,7 @@ class RecommendForm(RecommendFields):
     image: bytes = Field(None, description="a photo: the playlist is for its faces", min_length=1,  # type: ignore[assignment]
                          json_schema_extra={"format": "binary"})
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["image"]}, BY_EMOTION, BY_POINT],  # noqa: RUF012
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["image"]}, BY_EMOTION, BY_POINT, BY_TEXT],  # noqa: RUF012
                                                  "dependentRequired": POINT_PAIRS})
 
 

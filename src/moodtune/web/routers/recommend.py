@@ -27,8 +27,9 @@ BODY = {"requestBody": {"required": True, "content": {
 @router.post("/api/recommend", response_model=PlaylistOut, summary="A playlist for an image, an emotion or a valence/arousal point",
              responses=responses(400, 413, 415, 422, 504), openapi_extra=BODY)
 async def recommend(request: Request, state: Annotated[ServerState, Depends(get_state)]) -> Any:
-    """JSON ``{"emotion"}`` or ``{"valence", "arousal"}`` (plus ``strategy``, ``n``, ``user``), or a multipart
-    form with the ``image`` and the same fields: the playlist JSON of ``moodtune recommend --json``."""
+    """JSON ``{"emotion"}``, ``{"valence", "arousal"}`` or ``{"text"}`` (plus ``strategy``, ``n``, ``user``,
+    ``page``), or a multipart form with the ``image`` and the same fields: the playlist JSON of
+    ``moodtune recommend --json``."""
     req: RecommendFields
     data = None
     try:
@@ -39,8 +40,8 @@ async def recommend(request: Request, state: Annotated[ServerState, Depends(get_
             req = RecommendForm.model_validate({k: v for k, v in form.items() if k != "image" and isinstance(v, str)})
             image = form.get("image")
             data = await image_bytes(request, image) if image is not None else None
-            if data is None and req.emotion is None and req.valence is None:
-                raise ApiError(422, "nothing to recommend for: send an image, an emotion, or valence and arousal")
+            if data is None and req.emotion is None and req.valence is None and req.text is None:
+                raise ApiError(422, "nothing to recommend for: send an image, an emotion, valence and arousal, or text")
         else:
             data = await image_bytes(request, None)
             req = RecommendForm()
@@ -66,9 +67,10 @@ def recommend_for(w: Work, state: ServerState, req: RecommendFields, image: byte
     elif req.valence is not None and req.arousal is not None:
         affect = affect_of_point(req)
     else:
-        affect = req.emotion.value
+        affect = req.emotion.value if req.emotion is not None else None  # None: the text alone
     w.checkpoint()
-    kwargs: dict[str, Any] = {"strategy": req.strategy.value, "n": req.n, "catalog": state.store, "user": req.user}
+    kwargs: dict[str, Any] = {"strategy": req.strategy.value, "n": req.n, "catalog": state.store, "user": req.user,
+                              "text": req.text, "page": req.page}
     if state.settings.feedback_db and req.user:
         kwargs["feedback_db"] = state.settings.feedback_db
     playlist = make_playlist(affect, **kwargs)
