@@ -300,6 +300,9 @@ def test_feedback_every_action(capsys, home):
         assert code == 0 and json.loads(out)["action"] == action and json.loads(out)["track_id"] == tid, err
     code, out, _ = run(capsys, "feedback", "--list", "--user", "kim", "--json")
     assert sorted(e["action"] for e in json.loads(out)["events"]) == sorted(ACTIONS)
+    assert main(["feedback", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert all(re.search(rf"^\s+{a}\s+\w", help_text, re.M) for a in ACTIONS)  # each action explained
     code, _, err = run(capsys, "feedback", ids[0], "--action", "love")
     assert code == 2 and "'love' is not one of" in err and all(a in err for a in ACTIONS)
     code, _, err = run(capsys, "feedback", ids[0], "--action", "like", "--skip")
@@ -309,7 +312,7 @@ def test_feedback_every_action(capsys, home):
 def test_database_option_keeps_state_in_that_database(capsys, home, tmp_path, monkeypatch):
     import sqlite3
 
-    monkeypatch.delenv("MOODTUNE_DATABASE_URL", raising=False)  # the option sets it; undone after the test
+    monkeypatch.setenv("MOODTUNE_DATABASE_URL", "")  # empty: unset; the option sets it, monkeypatch removes it after the test
     db = tmp_path / "shared.sqlite"
     url = f"sqlite:///{db}"
     songs = tmp_path / "songs.csv"

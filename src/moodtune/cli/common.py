@@ -29,7 +29,7 @@ def _model_help() -> str:
     from moodtune.emotion.models import MODELS
 
     names = ", ".join(m.name for m in MODELS)
-    return f"emotion model: a shipped one ({names}; default {MODELS[0].name}) or an .onnx file"
+    return f"emotion model: a shipped one ({names}; {MODELS[0].name} is the default) or an .onnx file"
 
 
 def _detector_help() -> str:

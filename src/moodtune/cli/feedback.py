@@ -26,7 +26,7 @@ actions (--action, or the shortcuts --like / --skip):
   skip      you skipped it / did not like it: not recommended to you again
   played    you listened to it to the end
   closer    the camera saw your mood move toward the playlist's target while it played
-  farther   ... and away from it
+  farther   the camera saw your mood move away from that target
 
 \b
 Every action teaches that user's ranking (see 'moodtune recommend --help'). Feedback is stored

@@ -15,7 +15,7 @@ from moodtune.contract import to_json
 from moodtune.errors import MoodtuneError
 from moodtune.music.recommend import PLAYLIST_RULE
 
-EPILOG = "\b\nstrategies:\n" + choices.strategy_help() + "\n\nplaylists: " + PLAYLIST_RULE + """
+EPILOG = "\b\nstrategies:\n" + choices.strategy_help() + "\n\n" + PLAYLIST_RULE + """
 
 \b
 catalogue: --catalog takes a catalogue database, a CSV of a supported schema (imported into a
@@ -47,7 +47,7 @@ def recommend(
     text: Annotated[str | None, typer.Option(metavar="TEXT", show_default=False,
                                              help="how you feel, in words; with IMAGE the two are combined")] = None,
     more: Annotated[int, typer.Option("--more", count=True, show_default=False,
-                                      help="the next list for this mood (twice: the one after; see 'playlists')")] = 0,
+                                      help="the next list for this mood (twice: the one after; see below)")] = 0,
     page: Annotated[int | None, typer.Option(min=0, max=50, metavar="N", show_default=False,
                                              help="list number N for this mood (0: the first; --more is --page 1)")] = None,
     m3u: Annotated[Path | None, typer.Option("--m3u", metavar="FILE", show_default=False,
