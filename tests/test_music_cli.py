@@ -283,8 +283,9 @@ def test_recommend_help_states_the_playlist_rule(capsys):
     from moodtune.music.recommend import PLAYLIST_RULE
 
     assert main(["recommend", "--help"]) == 0
-    out = " ".join(capsys.readouterr().out.split())
-    assert PLAYLIST_RULE in out and "--more" in out and "--text" in out and "--m3u" in out
+    out = capsys.readouterr().out
+    squeezed = "".join(out.split())  # the help wraps lines, at spaces and after hyphens
+    assert "".join(PLAYLIST_RULE.split()) in squeezed and "--more" in out and "--text" in out and "--m3u" in out
 
 
 # ----------------------------------------------------------------------------- feedback actions, --database
