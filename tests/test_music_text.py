@@ -37,9 +37,11 @@ def test_negation_and_intensifiers():
 
 
 def test_bad_text():
-    for bad in ["", "   ", "x" * 1001, "the table is made of wood"]:
+    for bad in ["", "   ", "x" * 1001]:
         with pytest.raises(MoodtuneError):
             text_affect(bad)
+    plain = text_affect("the table is made of wood")  # no mood words: neutral, and nobody is sure of it
+    assert plain.emotion == "neutral" and plain.confidence == 0.0
 
 
 def test_face_and_text_are_weighted_by_confidence():
@@ -55,3 +57,11 @@ def test_face_and_text_are_weighted_by_confidence():
     assert pl.affect.source == "face+text" and len(pl) == 5
     alone = moodtune.recommend(None, text="exhausted after the exam", n=5, catalog="starter")
     assert alone.affect.source == "text" and alone.strategy == "lift"  # sad and tired: the iso path
+
+
+def test_words_without_mood_add_nothing_to_a_face():
+    """A face (or emotion) with a text that holds no mood words: the face alone decides."""
+    alone = moodtune.recommend("sad", n=5)
+    with_words = moodtune.recommend("sad", n=5, text="the table is made of wood")
+    assert with_words.affect.source == alone.affect.source and [t.id for t in with_words] == [t.id for t in alone]
+    assert moodtune.recommend(None, text="the table is made of wood").affect.emotion == "neutral"

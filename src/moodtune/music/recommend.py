@@ -105,6 +105,8 @@ PLAYLIST_RULE = PLAYLIST_RULE.format(heard=HEARD_WINDOW)
 #: Face points are rounded to this step before planning, so two photos of the same mood give the same list.
 AFFECT_STEP = 0.05
 LEARNERS = ("bandit", "counts")
+#: The last page ``--more`` can reach (each page ranks all the earlier ones again).
+MAX_PAGE = 50
 
 
 def _quantised(aff: Affect) -> Affect:
@@ -170,11 +172,13 @@ def recommend(
     >>> pl = recommend("sad", strategy="lift", n=8)
     >>> pl.strategy, [(t.title, t.artist) for t in pl.tracks][:2]
     """
+    aff = None if affect is None else Affect.coerce(affect)
     if text is not None:
-        from moodtune.music.text import combine, text_affect
+        from moodtune.music.text import combine, has_mood_words, text_affect
 
-        aff = combine(None if affect is None else Affect.coerce(affect), text_affect(text))
-    else:
+        if aff is None or has_mood_words(text):  # words without mood words add nothing to a face
+            aff = combine(aff, text_affect(text))
+    if aff is None:
         aff = Affect.coerce(affect)
     try:
         n, page = int(n), int(page)
@@ -182,8 +186,8 @@ def recommend(
         raise MoodtuneError(f"n and page must be whole numbers, got {n!r}, {page!r}") from None
     if n < 1 or n > 500:
         raise MoodtuneError(f"n must be between 1 and 500, got {n}")
-    if page < 0 or page > 50:
-        raise MoodtuneError(f"page must be between 0 and 50, got {page}")
+    if page < 0 or page > MAX_PAGE:
+        raise MoodtuneError(f"page must be between 0 and {MAX_PAGE}, got {page}")
     plan = make_plan(_quantised(aff), strategy, n)
     plan.reason = plan.reason.replace(_fmt_q(aff), _fmt_q(aff, exact=True))
     store = open_catalog(catalog)

@@ -47,6 +47,7 @@ AROUSAL_WORDS: dict[str, float] = {
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def _vader():
     try:
         from vaderSentiment import vaderSentiment as vs
@@ -58,14 +59,24 @@ def _vader():
 _WORD = re.compile(r"[a-z']+")
 
 
+def has_mood_words(text: str) -> bool:
+    """Whether ``text`` holds a word of the valence lexicon or of the arousal cues."""
+    _, sia = _vader()
+    return any(w in AROUSAL_WORDS or w in sia.lexicon for w in _WORD.findall(str(text).lower()))
+
+
 def text_affect(text: str) -> Affect:
-    """The ``Affect`` of a short text (``source="text"``); ``MoodtuneError`` when it holds no mood words."""
+    """The ``Affect`` of a short text (``source="text"``); a text without mood words gives the neutral
+    point with confidence 0. ``MoodtuneError`` for an empty or over-long text."""
     if not isinstance(text, str) or not text.strip():
         raise MoodtuneError("the mood text is empty; describe how you feel, e.g. 'exhausted after the exam'")
     if len(text) > MAX_TEXT:
         raise MoodtuneError(f"the mood text is {len(text)} characters long; at most {MAX_TEXT}")
     vs, sia = _vader()
     words = _WORD.findall(text.lower())
+    if not has_mood_words(text):  # nothing to go by: a neutral mood, with no confidence at all
+        neutral = Affect.coerce("neutral")
+        return Affect("neutral", neutral.valence, neutral.arousal, "text", confidence=0.0)
     lexicon_hits = sum(w in sia.lexicon for w in words)
     valence = float(sia.polarity_scores(text)["compound"])
     cues: list[float] = []
@@ -80,8 +91,6 @@ def text_affect(text: str) -> Affect:
             x *= 1.3 if vs.BOOSTER_DICT[before[-1]] > 0 else 0.7
         cues.append(x)
     hits = len(set(i for i, w in enumerate(words) if w in AROUSAL_WORDS or w in sia.lexicon))
-    if hits == 0:
-        raise MoodtuneError(f"no mood words in {text[:60]!r}; try words such as tired, stressed, happy or calm")
     arousal = sum(cues) / len(cues) if cues else 0.0
     arousal += min(0.3, 0.1 * text.count("!"))
     v = max(-1.0, min(1.0, valence))

@@ -9,11 +9,12 @@ Enums (emotions, strategies, feedback actions) come from ``moodtune.choices``, i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from moodtune import choices
+from moodtune.music.recommend import MAX_PAGE
 from moodtune.music.types import Playlist, Track
 from moodtune.types import FaceResult
 
@@ -113,6 +114,14 @@ class HealthOut(BaseModel):
 # ----------------------------------------------------------------------------- requests
 
 
+def _whole(v: Any) -> Any:
+    """JSON's 10.0 is the integer 10 (JSON Schema says so); anything else is left to strict validation."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+#: An integer field that also takes a float with no fraction (never a bool or a string).
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
 #: A listener name: 1 to 64 letters, digits, printable ASCII and spaces, not starting with a space.
 USER_PATTERN = r"^[\w!-~][\w !-~]*$"
 
@@ -132,12 +141,12 @@ class RecommendFields(BaseModel):
     arousal: float = Field(None, ge=-1, le=1)  # type: ignore[assignment]
     source: str = Field(None, pattern="^(face|group|manual)$", description="where the point came from")  # type: ignore[assignment]
     strategy: Strategy = Field(Strategy("auto"), description="how to pick the music")
-    n: int = Field(10, ge=1, le=50, description="playlist length")
+    n: WholeNumber = Field(10, ge=1, le=50, description="playlist length")
     user: str = Field(None, min_length=1, max_length=64, pattern=USER_PATTERN,  # type: ignore[assignment]
                              description="listener name for feedback and history")
     text: str = Field(None, min_length=1, max_length=500,  # type: ignore[assignment]
                       description="how the listener feels, in words; combined with the face when there is one")
-    page: int = Field(0, ge=0, le=100, description="0: this mood's list; 1, 2, ...: the next ones (the playlist rule)")
+    page: WholeNumber = Field(0, ge=0, le=MAX_PAGE, description="0: this mood's list; 1, 2, ...: the next ones (the playlist rule)")
 
     @model_validator(mode="after")
     def _point_complete(self) -> RecommendFields:

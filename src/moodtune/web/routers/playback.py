@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from moodtune.music.export import FORMATS, playlist_entries, render
 from moodtune.music.types import Track, track_key
+from moodtune.web.errors import responses
 
 router = APIRouter(tags=["playback"])
 
@@ -107,7 +108,7 @@ async def audio(request: Request, track_id: str = PathParam(pattern=TRACK_ID)):
 
 
 @router.get("/api/playlist.{fmt}", summary="The given tracks as an M3U8 or XSPF playlist file", response_class=Response,
-            responses={200: {"content": {t: {} for t in FORMATS.values()}}})
+            responses={200: {"content": {t: {} for t in FORMATS.values()}}, **responses(404, 422, 503)})
 async def export_playlist(request: Request, fmt: Literal["m3u8", "xspf"],
                           track: list[str] = Query(..., min_length=1, max_length=100, description="track ids, in order"),
                           name: str = Query("moodtune", max_length=100),
