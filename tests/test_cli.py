@@ -239,3 +239,14 @@ def test_serve_offline_and_database(tmp_path):
             assert r.status_code == 200 and len(r.json()["tracks"]) == 3
         home = server.home
     assert db.is_file() and db.stat().st_size > 0 and not (home / "feedback.sqlite").exists()
+
+
+def test_text_output_says_not_sure_for_an_uncertain_face(tmp_path, capsys, hopper_path):
+    """A face too blurred to judge is printed with "(not sure)" (the JSON says ``"uncertain": true``)."""
+    bgr = cv2.imread(str(hopper_path))
+    blurred = tmp_path / "blurred.jpg"
+    cv2.imwrite(str(blurred), cv2.GaussianBlur(bgr, (0, 0), 6))
+    assert main(["analyze", str(blurred)]) == 0
+    out = capsys.readouterr().out
+    face = mt.analyze(blurred)[0]
+    assert face.uncertain and "(not sure)" in out

@@ -149,7 +149,9 @@ def analyze_paths(paths: list[Path], json_out: bool = False, annotate: Path | No
             print(f"{shown}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
             for i, f in enumerate(faces, 1):
                 x, y, w, h = f.box
-                print(f"  face {i} at ({x},{y}) {w}x{h}: {f.emotion} {f.confidence:.0%}  valence {f.valence:+.2f}  arousal {f.arousal:+.2f}")
+                sure = " (not sure)" if f.uncertain else ""
+                print(f"  face {i} at ({x},{y}) {w}x{h}: {f.emotion} {f.confidence:.0%}{sure}  "
+                      f"valence {f.valence:+.2f}  arousal {f.arousal:+.2f}")
     return 1 if failures else 0
 
 

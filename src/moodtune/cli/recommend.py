@@ -160,7 +160,7 @@ def format_playlist(playlist, faces=(), group: bool = False) -> str:
         used = "  <- used" if (group or i == 0) and len(faces) > 1 else ""
         x, y, w, h = f.box
         lines.append(
-            f"face {i + 1}: box ({x}, {y}, {w}, {h})  {f.emotion} {f.confidence * 100:.0f}%  "
+            f"face {i + 1}: box ({x}, {y}, {w}, {h})  {f.emotion} {f.confidence * 100:.0f}%{' (not sure)' if f.uncertain else ''}  "
             f"valence {f.valence:+.2f}  arousal {f.arousal:+.2f}{used}"
         )
     a = playlist.affect
