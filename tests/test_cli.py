@@ -250,3 +250,19 @@ def test_text_output_says_not_sure_for_an_uncertain_face(tmp_path, capsys, hoppe
     out = capsys.readouterr().out
     face = mt.analyze(blurred)[0]
     assert face.uncertain and "(not sure)" in out
+
+
+def test_error_lines_name_the_path_once_and_videos_point_at_analyze(tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"garbage")
+    assert main(["analyze", str(bad)]) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("moodtune: error:") and line.count(str(bad)) == 1, line
+    video = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
+    for _ in range(5):
+        w.write(np.zeros((64, 64, 3), np.uint8))
+    w.release()
+    assert main(["recommend", str(video)]) == 1
+    err = capsys.readouterr().err
+    assert "is a video" in err and f"moodtune analyze {video}" in err

@@ -4,7 +4,6 @@ here (``--engine local``) or on a Ray cluster (``--engine ray``)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import IO, Annotated
 
 import typer
 
-from moodtune.cli.common import DetectorOpt, ModelOpt, usage_error, value
+from moodtune.cli.common import DetectorOpt, ModelOpt, path_error, usage_error, value
 from moodtune.contract import to_json
 from moodtune.errors import MoodtuneError
 from moodtune.inputs import display, iter_inputs
@@ -144,7 +143,7 @@ def analyze_paths(paths: list[Path], json_out: bool = False, annotate: Path | No
         if json_out:
             continue
         if error:
-            print(f"{shown}: error: {error}", file=sys.stderr)
+            path_error(shown, error)
         else:
             print(f"{shown}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
             for i, f in enumerate(faces, 1):
@@ -165,7 +164,7 @@ def _run_video(path: Path, root: Path | None, emit: Callable[[dict], None], json
 
     shown = display(path)
     if face_crop:
-        print(f"{shown}: error: --face-crop is for images that are face crops, not for videos", file=sys.stderr)
+        path_error(shown, "--face-crop is for images that are face crops, not for videos")
         return False
     summary = TrackSummary()
     writer = None
@@ -187,7 +186,7 @@ def _run_video(path: Path, root: Path | None, emit: Callable[[dict], None], json
     except MoodtuneError as exc:
         emit({"path": shown, "error": str(exc)})
         if not json_out:
-            print(f"{shown}: error: {exc}", file=sys.stderr)
+            path_error(shown, str(exc))
         return False
     finally:
         written = writer.close() if writer is not None else None

@@ -79,3 +79,8 @@ def value(choice: Any) -> Any:
 
 def err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def path_error(shown: str, message: str) -> None:
+    """One error line about one input: ``moodtune: error:``, its path once, what went wrong."""
+    err(f"moodtune: error: {message if shown in message else f'{shown}: {message}'}")

@@ -125,9 +125,13 @@ def recommend(
 def image_faces(image: Path, detector: str | None, model: str | None) -> list:
     """The faces of ``image``; ``MoodtuneError`` when it is missing or shows none."""
     from moodtune import analyze
+    from moodtune.video import is_video
 
     if not image.exists():
         raise MoodtuneError(f"image not found: {image}")
+    if is_video(image):
+        raise MoodtuneError(f"{image} is a video; recommend takes one photo (moodtune analyze {image} follows the "
+                            "faces of a video over time)")
     faces = analyze(image, detector=detector, model=model)
     if not faces:
         raise MoodtuneError(f"no face found in {image}; try another photo, or --emotion / --va")
