@@ -66,25 +66,13 @@ FULL_RANGE = ModelSpec("blazeface_full_range.onnx", 192, (4,), 1, 0.6, box_scale
 
 
 def ssd_anchors(spec: ModelSpec) -> np.ndarray:
-    """Anchor centres (N, 2) as (x, y) in [0, 1], in the order of the model's outputs.
+    """Anchor centres (N, 2) as (x, y) in [0, 1] of the square input, in the order of the model's
+    outputs (``pixel_anchors`` at the model's own input size).
 
     Port of MediaPipe's ``SsdAnchorsCalculator`` for ``fixed_anchor_size: true`` (every anchor
     has width = height = 1, so only the centres matter).
     """
-    out = []
-    i, n = 0, len(spec.strides)
-    while i < n:
-        j, repeats = i, 0
-        while j < n and spec.strides[j] == spec.strides[i]:
-            repeats += spec.anchors_per_layer
-            j += 1
-        cells = spec.size // spec.strides[i]
-        c = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        yy, xx = np.meshgrid(c, c, indexing="ij")
-        centres = np.stack([xx.ravel(), yy.ravel()], axis=1)
-        out.append(np.repeat(centres, repeats, axis=0))
-        i = j
-    return np.concatenate(out).astype(np.float32)
+    return pixel_anchors(spec, spec.size, spec.size) / np.float32(spec.size)
 
 
 @lru_cache(maxsize=None)
@@ -115,8 +103,9 @@ class BlazeNet:
         self.spec = spec
         self.session = _session(str(path), threads)
         self.anchors = ssd_anchors(spec)
+        self._input_anchors = pixel_anchors(spec, spec.size, spec.size)
         n_out = self.session.get_outputs()[0].shape[1]
-        if n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
+        if isinstance(n_out, int) and n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
             raise MoodtuneError(f"{spec.file}: {n_out} outputs but {len(self.anchors)} anchors")
 
     def __call__(
@@ -155,30 +144,78 @@ class BlazeNet:
         small = cv2.resize(region, (u1 - u0, v1 - v0), interpolation=interp)
         if (u0, v0, u1, v1) != (0, 0, s, s):
             small = cv2.copyMakeBorder(small, v0, s - v1, u0, s - u1, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        rows, scores = self._decode(small, self._input_anchors, min_score)
+        # input px → image px (exact per-axis factors of the resize, then the offset)
+        sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
+        rows[:, 0::2] = (rows[:, 0::2] - u0) / np.float32(sx) + vx0
+        rows[:, 1::2] = (rows[:, 1::2] - v0) / np.float32(sy) + vy0
+        return rows, scores
+
+
+    def scan(self, bgr: np.ndarray, scale: float, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model once on the whole of ``bgr`` resized by ``scale`` (no letterbox: the input
+        is the resized image padded with black at the right and bottom to multiples of 16; only
+        for a model with a free input size, ``SHORT_RANGE``). Same returns as ``__call__``."""
+        img_h, img_w = bgr.shape[:2]
+        w, h = max(1, int(round(img_w * scale))), max(1, int(round(img_h * scale)))
+        interp = cv2.INTER_AREA if 2 * w <= img_w else cv2.INTER_LINEAR
+        small = cv2.resize(bgr, (w, h), interpolation=interp)
+        pw, ph = -(-w // SCAN_STEP) * SCAN_STEP, -(-h // SCAN_STEP) * SCAN_STEP
+        if (pw, ph) != (w, h):
+            small = cv2.copyMakeBorder(small, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        anchors = pixel_anchors(self.spec, ph, pw)
+        rows, scores = self._decode(small, anchors, min_score)
+        rows[:, 0::2] *= np.float32(img_w / w)
+        rows[:, 1::2] *= np.float32(img_h / h)
+        return rows, scores
+
+    def _decode(self, small: np.ndarray, anchors: np.ndarray, min_score: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model on ``small`` (BGR uint8, the model's input as it is) and decode every
+        anchor above ``min_score`` (default: the model's threshold) into rows (N, 16) and scores
+        (N,) in ``small``'s pixels; ``anchors`` (N, 2) are the anchor centres in those pixels."""
         # BGR uint8 → RGB float32 NCHW in [-1, 1]
         blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
         regressors, logits = self.session.run(None, {"input": blob})
         logits = logits.reshape(-1)
         keep = np.flatnonzero(logits > _logit(self.spec.min_score if min_score is None else min_score))
         if keep.size == 0:
-            return empty
+            return np.zeros((0, 16), np.float32), np.zeros(0, np.float32)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
         reg = regressors.reshape(len(logits), -1)[keep, :16]
         # centre = anchor + offset; size as regressed (anchors have fixed size 1); in input px
-        cx = reg[:, 0] + self.anchors[keep, 0] * s
-        cy = reg[:, 1] + self.anchors[keep, 1] * s + self.spec.box_dy * reg[:, 2]
-        half_w, half_h = reg[:, 2] * (self.spec.box_scale / 2.0), reg[:, 3] * (self.spec.box_scale / 2.0)
-        valid = (half_w > 0) & (half_h > 0)
-        # input px → image px (exact per-axis factors of the resize, then the offset)
-        sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
-        boxes = np.stack(
-            [(cx - half_w - u0) / sx + vx0, (cy - half_h - v0) / sy + vy0, (cx + half_w - u0) / sx + vx0, (cy + half_h - v0) / sy + vy0],
-            axis=1,
-        )
-        kx = (reg[:, 4::2] + self.anchors[keep, 0:1] * s - u0) / sx + vx0
-        ky = (reg[:, 5::2] + self.anchors[keep, 1:2] * s - v0) / sy + vy0
-        rows = np.concatenate([boxes, np.stack([kx, ky], axis=2).reshape(len(keep), 12)], axis=1)
+        ax, ay = anchors[keep, 0:1], anchors[keep, 1:2]
+        cx = reg[:, 0:1] + ax
+        cy = reg[:, 1:2] + ay + self.spec.box_dy * reg[:, 2:3]
+        half_w, half_h = reg[:, 2:3] * (self.spec.box_scale / 2.0), reg[:, 3:4] * (self.spec.box_scale / 2.0)
+        valid = (half_w[:, 0] > 0) & (half_h[:, 0] > 0)
+        rows = np.concatenate([cx - half_w, cy - half_h, cx + half_w, cy + half_h,
+                               np.stack([reg[:, 4::2] + ax, reg[:, 5::2] + ay], axis=2).reshape(len(keep), 12)], axis=1)
         return rows[valid].astype(np.float32), scores[valid].astype(np.float32)
+
+
+#: ``BlazeNet.scan`` pads its input to multiples of this (the models' largest stride)
+SCAN_STEP = 16
+
+
+@lru_cache(maxsize=32)
+def pixel_anchors(spec: ModelSpec, height: int, width: int) -> np.ndarray:
+    """Anchor centres (N, 2) as (x, y) in input pixels for an input of ``height`` x ``width``
+    (multiples of the largest stride), in the order of the model's outputs: the layout of
+    ``ssd_anchors``, cell by cell, for a free input size."""
+    out = []
+    i, n = 0, len(spec.strides)
+    while i < n:
+        j, repeats = i, 0
+        while j < n and spec.strides[j] == spec.strides[i]:
+            repeats += spec.anchors_per_layer
+            j += 1
+        stride = spec.strides[i]
+        yy, xx = np.meshgrid((np.arange(height // stride) + 0.5) * stride, (np.arange(width // stride) + 0.5) * stride, indexing="ij")
+        out.append(np.repeat(np.stack([xx.ravel(), yy.ravel()], axis=1), repeats, axis=0))
+        i = j
+    anchors = np.concatenate(out).astype(np.float32)
+    anchors.flags.writeable = False
+    return anchors
 
 
 def _logit(p: float) -> float:
