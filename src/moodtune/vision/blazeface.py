@@ -103,7 +103,6 @@ class BlazeNet:
         self.spec = spec
         self.session = _session(str(path), threads)
         self.anchors = ssd_anchors(spec)
-        self._input_anchors = pixel_anchors(spec, spec.size, spec.size)
         n_out = self.session.get_outputs()[0].shape[1]
         if isinstance(n_out, int) and n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
             raise MoodtuneError(f"{spec.file}: {n_out} outputs but {len(self.anchors)} anchors")
@@ -114,6 +113,7 @@ class BlazeNet:
         roi: tuple[float, float, float, float] | None = None,
         fill: float = 1.0,
         min_score: float | None = None,
+        size: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run the model on ``roi`` (x, y, w, h in image pixels, default the whole image; it may
         reach past the image's edges, which then count as black).
@@ -122,8 +122,10 @@ class BlazeNet:
         centred, the rest padded with black. Returns rows (N, 16) (box x0, y0, x1, y1, then six
         keypoints x, y, in image pixels) and their scores (N,), for every anchor scoring above
         ``min_score`` (default: the model's threshold), before non-maximum suppression.
+        ``size``: another square input size (a multiple of 16), for a model with a free input
+        size (``SHORT_RANGE``).
         """
-        s = self.spec.size
+        s = size or self.spec.size
         img_h, img_w = bgr.shape[:2]
         x0, y0, rw, rh = (0.0, 0.0, float(img_w), float(img_h)) if roi is None else map(float, roi)
         scale = s * fill / max(rw, rh)
@@ -144,7 +146,7 @@ class BlazeNet:
         small = cv2.resize(region, (u1 - u0, v1 - v0), interpolation=interp)
         if (u0, v0, u1, v1) != (0, 0, s, s):
             small = cv2.copyMakeBorder(small, v0, s - v1, u0, s - u1, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        rows, scores = self._decode(small, self._input_anchors, min_score)
+        rows, scores = self._decode(small, pixel_anchors(self.spec, s, s), min_score)
         # input px → image px (exact per-axis factors of the resize, then the offset)
         sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
         rows[:, 0::2] = (rows[:, 0::2] - u0) / np.float32(sx) + vx0
@@ -153,13 +155,19 @@ class BlazeNet:
 
 
     def scan(self, bgr: np.ndarray, scale: float, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Run the model once on the whole of ``bgr`` resized by ``scale`` (no letterbox: the input
-        is the resized image padded with black at the right and bottom to multiples of 16; only
-        for a model with a free input size, ``SHORT_RANGE``). Same returns as ``__call__``."""
+        """Run the model once on the whole of ``bgr`` resized by ``scale`` (no letterbox; only for
+        a model with a free input size, ``SHORT_RANGE``). Each side of the input is a multiple of
+        16: the resized side rounded to one where that changes it by 5% or less, else padded
+        with black at the right or bottom. Same returns as ``__call__``."""
         img_h, img_w = bgr.shape[:2]
-        w, h = max(1, int(round(img_w * scale))), max(1, int(round(img_h * scale)))
-        interp = cv2.INTER_AREA if 2 * w <= img_w else cv2.INTER_LINEAR
-        small = cv2.resize(bgr, (w, h), interpolation=interp)
+
+        def side(n: int) -> int:
+            exact = n * scale
+            near = round(exact / SCAN_STEP) * SCAN_STEP
+            return near if near and abs(near - exact) <= 0.05 * exact else max(1, int(round(exact)))
+
+        w, h = side(img_w), side(img_h)
+        small = _shrink(bgr, w, h)
         pw, ph = -(-w // SCAN_STEP) * SCAN_STEP, -(-h // SCAN_STEP) * SCAN_STEP
         if (pw, ph) != (w, h):
             small = cv2.copyMakeBorder(small, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
@@ -173,9 +181,7 @@ class BlazeNet:
         """Run the model on ``small`` (BGR uint8, the model's input as it is) and decode every
         anchor above ``min_score`` (default: the model's threshold) into rows (N, 16) and scores
         (N,) in ``small``'s pixels; ``anchors`` (N, 2) are the anchor centres in those pixels."""
-        # BGR uint8 → RGB float32 NCHW in [-1, 1]
-        blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)
-        regressors, logits = self.session.run(None, {"input": blob})
+        regressors, logits = self.session.run(None, {"input": _blob(small)})
         logits = logits.reshape(-1)
         keep = np.flatnonzero(logits > _logit(self.spec.min_score if min_score is None else min_score))
         if keep.size == 0:
@@ -216,6 +222,28 @@ def pixel_anchors(spec: ModelSpec, height: int, width: int) -> np.ndarray:
     anchors = np.concatenate(out).astype(np.float32)
     anchors.flags.writeable = False
     return anchors
+
+
+def _blob(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 (H, W, 3) → the models' input: RGB float32 (1, 3, H, W) in [-1, 1] (one plane at
+    a time: ~6x faster than ``cv2.dnn.blobFromImage``)."""
+    out = np.empty((1, 3) + bgr.shape[:2], np.float32)
+    for c, plane in enumerate(reversed(cv2.split(bgr))):
+        cv2.multiply(plane, 1.0 / 127.5, dst=out[0, c], dtype=cv2.CV_32F)
+    out -= 1.0
+    return out
+
+
+def _shrink(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``bgr`` resized to ``width`` x ``height``: area halvings (OpenCV's fast path) while it is at
+    least twice as large, then bilinear (a general area resize costs ~10x more)."""
+    small = bgr
+    while small.shape[1] >= 2 * width and small.shape[0] >= 2 * height:
+        sh, sw = small.shape[:2]
+        small = cv2.resize(small[: sh // 2 * 2, : sw // 2 * 2], (sw // 2, sh // 2), interpolation=cv2.INTER_AREA)
+    if small.shape[:2] != (height, width):
+        small = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    return small
 
 
 def _logit(p: float) -> float:
@@ -376,20 +404,31 @@ class BlazeFaceDetector:
         zoom_out_min_size: float = 0.6,
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
+        verify_size: int = 96,
         small_face_ratio: float = 0.15,
         candidate_score: float = 0.1,
         max_candidates: int = 1,
         min_face: int = 64,
         large_side: int = 1920,
         min_tile: int = 96,
+        scans: tuple[tuple[int, float], ...] = ((96, 0.3), (64, 0.5)),
+        scan_stop: float = 0.8,
+        max_scan_side: int = 512,
+        first_pass_area: float = 2.5,
+        scan_score: float = 0.4,
+        edge_score: float = 0.25,
+        edge_reach: float = 0.1,
     ):
         if small_faces not in ("auto", "always", "never"):
             raise MoodtuneError(f"small_faces must be 'auto', 'always' or 'never', not {small_faces!r}")
         self.threads = max(1, int(threads))
         self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
         self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
-        self.verify_below, self.verify_zoom = verify_below, verify_zoom
+        self.verify_below, self.verify_zoom, self.verify_size = verify_below, verify_zoom, verify_size
         self.candidate_score, self.max_candidates, self.min_face = candidate_score, max_candidates, min_face
+        self.scans, self.scan_stop = tuple(scans), scan_stop
+        self.max_scan_side, self.first_pass_area, self.scan_score = max_scan_side, first_pass_area, scan_score
+        self.edge_score, self.edge_reach = edge_score, edge_reach
         self.short = BlazeNet(SHORT_RANGE, self.threads)
         self._full: BlazeNet | None = None
 
@@ -406,7 +445,7 @@ class BlazeFaceDetector:
         overlapping the box (IoU > 0.4), or None."""
         x0, y0, x1, y1 = row[:4]
         side = self.verify_zoom * max(x1 - x0, y1 - y0)
-        again, scores = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side))
+        again, scores = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side), size=self.verify_size)
         if not len(scores):
             return None
         ious = _iou(row, again)
@@ -459,21 +498,36 @@ class BlazeFaceDetector:
         # the passes over the whole image share one thumbnail at the full-range input's size
         # (made in cheap steps: whole-factor area shrink, then bilinear), instead of each
         # resizing the full image again
-        thumb, fx, fy = _thumbnail(bgr, FULL_RANGE.size)
+        thumbs: list[tuple[np.ndarray, float, float]] = []  # made on first use
 
         def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+            if not thumbs:
+                thumbs.append(_thumbnail(bgr, FULL_RANGE.size))
+            thumb, fx, fy = thumbs[0]
             rows, scores = net(thumb, None, fill, min_score)
             rows[:, 0::2] *= np.float32(fx)
             rows[:, 1::2] *= np.float32(fy)
             return rows, scores
 
-        rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
+        scales = self._scan_scales(long_side)
+        if self.small_faces == "auto" and (scales[0] * w) * (scales[0] * h) <= self.first_pass_area * SHORT_RANGE.size ** 2:
+            # the first scan costs little more than the letterboxed look: it comes first
+            rows, scores, cut = self._scan(bgr, work, k, scales)
+        else:
+            cut = False
+            rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
+            sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
+            explained = bool(len(scores)) and float(sizes.min()) >= self.small_face_ratio * long_side
+            if self.small_faces == "auto" and not explained:
+                more = self._scan(bgr, work, k, scales)
+                rows, scores, cut = np.concatenate([rows, more[0]]), np.concatenate([scores, more[1]]), more[2]
+        if not len(scores) and cut:
+            # a face cut by the image's edge: the full-range model sees those (one letterboxed run)
+            rows, scores = weighted_nms(*whole(self.full))
         # where both models see a face, a confident short-range box (the box FRAME_SCALE was
         # measured on) is kept; otherwise the better score wins
         rank = scores + (scores >= self.verify_below)
-        sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
-        explained = len(scores) and float(sizes.min()) >= self.small_face_ratio * long_side and long_side <= self.large_side
-        if self.small_faces == "always" or (self.small_faces == "auto" and not explained):
+        if self.small_faces == "always":
             # the whole image in squares of its shorter side (no letterbox: 2 for 4:3 or 16:9)
             mid, mx, my = _thumbnail(work, FULL_RANGE.size, pick=min)
             mid_h, mid_w = mid.shape[:2]
@@ -513,6 +567,45 @@ class BlazeFaceDetector:
             return []
         rows, scores = _drop_overlapping(rows, scores, rank)
         return _to_detections(rows, scores, w, h)
+
+    def _scan_scales(self, long_side: int) -> list[float]:
+        """The scales of ``scans`` for an image of ``long_side`` pixels, the scan input's longer
+        side capped at ``max_scan_side`` (a large photo's smaller faces are not looked for); a
+        scale that the cap makes (nearly) equal to the one before is dropped."""
+        out: list[float] = []
+        for _, scale in self.scans:
+            scale = min(scale, self.max_scan_side / long_side)
+            if not out or scale > out[-1] * 1.05:
+                out.append(scale)
+        return out
+
+    def _scan(self, bgr: np.ndarray, work: np.ndarray, k: int, scales: list[float]) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The short-range model on the whole image at each of ``scales`` (``work`` is ``bgr``
+        shrunk by ``k``) in turn, the confirmed detections of each (``_confirmed``) kept, until one
+        finds faces of at least ``scan_stop`` times the face width it is made for: a finer
+        scan then only costs time (faces in one picture are of similar sizes). Returns (rows,
+        scores, cut): ``cut`` tells whether an unsure candidate (from ``edge_score`` up) reaches
+        past the image's edge by ``edge_reach`` of its width (the short-range model is weak on
+        faces cut by the edge)."""
+        found_rows, found_scores, cut = [], [], False
+        h, w = bgr.shape[:2]
+        for scale, (face, _) in zip(scales, self.scans):
+            # the shrunk image where it still has the pixels the scan needs
+            src, f = (work, k) if scale * k <= 1 else (bgr, 1)
+            r, sc = self.short.scan(src, scale * f, min(self.edge_score, self.scan_score))
+            r *= np.float32(f)
+            unsure = sc < self.scan_score
+            if unsure.any():
+                u = r[unsure]
+                m = self.edge_reach * (u[:, 2] - u[:, 0])
+                cut = cut or bool(np.any((u[:, 0] < -m) | (u[:, 1] < -m) | (u[:, 2] > w + m) | (u[:, 3] > h + m)))
+                r, sc = r[~unsure], sc[~unsure]
+            r, sc = self._confirmed(bgr, *weighted_nms(r, sc)) if len(sc) else (r, sc)
+            found_rows.append(r)
+            found_scores.append(sc)
+            if len(sc) and float(np.minimum(r[:, 2] - r[:, 0], r[:, 3] - r[:, 1]).min()) >= self.scan_stop * face:
+                break
+        return np.concatenate(found_rows), np.concatenate(found_scores), cut
 
     def _unexplained(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Of the full-range model's unsure candidates (best first), those that no ``known`` box
