@@ -404,7 +404,7 @@ class BlazeFaceDetector:
         zoom_out_min_size: float = 0.6,
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
-        verify_size: int = 96,
+        verify_size: int = 80,
         small_face_ratio: float = 0.15,
         candidate_score: float = 0.1,
         max_candidates: int = 1,
@@ -416,7 +416,7 @@ class BlazeFaceDetector:
         max_scan_side: int = 512,
         first_pass_area: float = 2.5,
         scan_score: float = 0.4,
-        edge_score: float = 0.25,
+        edge_score: float = 0.35,
         edge_reach: float = 0.1,
     ):
         if small_faces not in ("auto", "always", "never"):
@@ -510,8 +510,10 @@ class BlazeFaceDetector:
             return rows, scores
 
         scales = self._scan_scales(long_side)
-        if self.small_faces == "auto" and (scales[0] * w) * (scales[0] * h) <= self.first_pass_area * SHORT_RANGE.size ** 2:
-            # the first scan costs little more than the letterboxed look: it comes first
+        first = scales[0] * long_side, (scales[0] * w) * (scales[0] * h)
+        if self.small_faces == "auto" and first[0] >= SHORT_RANGE.size and first[1] <= self.first_pass_area * SHORT_RANGE.size ** 2:
+            # the first scan sees the image at least as large as the letterboxed look and costs
+            # little more: it comes first
             rows, scores, cut = self._scan(bgr, work, k, scales)
         else:
             cut = False
