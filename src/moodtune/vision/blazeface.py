@@ -402,6 +402,7 @@ class BlazeFaceDetector:
         small_faces: str = "auto",
         zoom_out_fill: float = 0.7,
         zoom_out_min_size: float = 0.6,
+        zoom_out_size: int = 96,
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
         verify_size: int = 80,
@@ -423,6 +424,7 @@ class BlazeFaceDetector:
             raise MoodtuneError(f"small_faces must be 'auto', 'always' or 'never', not {small_faces!r}")
         self.threads = max(1, int(threads))
         self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
+        self.zoom_out_size = zoom_out_size
         self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
         self.verify_below, self.verify_zoom, self.verify_size = verify_below, verify_zoom, verify_size
         self.candidate_score, self.max_candidates, self.min_face = candidate_score, max_candidates, min_face
@@ -500,11 +502,11 @@ class BlazeFaceDetector:
         # resizing the full image again
         thumbs: list[tuple[np.ndarray, float, float]] = []  # made on first use
 
-        def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
             if not thumbs:
                 thumbs.append(_thumbnail(bgr, FULL_RANGE.size))
             thumb, fx, fy = thumbs[0]
-            rows, scores = net(thumb, None, fill, min_score)
+            rows, scores = net(thumb, None, fill, min_score, size)
             rows[:, 0::2] *= np.float32(fx)
             rows[:, 1::2] *= np.float32(fy)
             return rows, scores
@@ -561,7 +563,7 @@ class BlazeFaceDetector:
         if not len(scores):
             # zoomed out, this pass is only trusted for what it is there for: faces about as
             # large as the image (on scenes it can mistake a large area for a face)
-            zr, zs = weighted_nms(*whole(self.short, fill=self.zoom_out_fill))
+            zr, zs = weighted_nms(*whole(self.short, fill=self.zoom_out_fill, size=self.zoom_out_size))
             big = np.minimum(zr[:, 2] - zr[:, 0], zr[:, 3] - zr[:, 1]) >= self.zoom_out_min_size * min(h, w)
             rows, scores = self._confirmed(bgr, zr[big], zs[big])
             rank = scores
