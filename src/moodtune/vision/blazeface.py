@@ -3,16 +3,16 @@
 Two converted MediaPipe models ship in ``moodtune/assets`` (see ``assets/DETECTOR.md`` and
 ``tools/convert_blazeface.py``):
 
-* ``blazeface_short_range.onnx``: 128x128 input, 896 anchors, for faces that fill a fair part
-  of the picture (selfies, webcams, portraits);
+* ``blazeface_short_range.onnx``: trained at 128x128 (896 anchors), for faces that fill a fair
+  part of its input (selfies, webcams, portraits); its input size is left free, so it also runs
+  on a whole frame at any scale in one run (``BlazeNet.scan``);
 * ``blazeface_full_range.onnx``: 192x192 input, 2304 anchors, trained for faces up to ~5 m
   from the camera, so smaller faces in a larger picture.
 
 ``BlazeFaceDetector`` ("blazeface" in ``moodtune.vision.detect.DETECTORS``, the default detector)
-runs its passes so that the cost follows the need: the short-range model on the whole image,
-the full-range model on the whole image only when no large face explains the picture, the
-short-range model again only around what the full-range model was unsure of, and tiles only on
-images too large for the full-range model to see a ``min_face``-pixel face; see its docstring.
+runs its passes so that the cost follows the need: the short-range model on the whole frame at
+a coarse scale, then at a finer one only when the faces found (if any) are small, and the
+full-range model only for faces cut by the picture's edge; see its docstring.
 
 Decoding follows MediaPipe's graphs (``face_detection_short_range_common.pbtxt`` /
 ``face_detection_full_range_common.pbtxt``): SSD anchors with fixed size 1, box centre and size
@@ -227,9 +227,9 @@ def pixel_anchors(spec: ModelSpec, height: int, width: int) -> np.ndarray:
 def _blob(bgr: np.ndarray) -> np.ndarray:
     """BGR uint8 (H, W, 3) → the models' input: RGB float32 (1, 3, H, W) in [-1, 1] (one plane at
     a time: ~6x faster than ``cv2.dnn.blobFromImage``)."""
-    out = np.empty((1, 3) + bgr.shape[:2], np.float32)
+    out = np.empty((1, 3, *bgr.shape[:2]), np.float32)
     for c, plane in enumerate(reversed(cv2.split(bgr))):
-        cv2.multiply(plane, 1.0 / 127.5, dst=out[0, c], dtype=cv2.CV_32F)
+        cv2.multiply(plane, 1.0 / 127.5, dst=out[0, c], dtype=cv2.CV_32F)  # type: ignore[call-overload]  # a scalar factor
     out -= 1.0
     return out
 
@@ -353,48 +353,49 @@ def tile_grid(width: int, height: int, tile: int, overlap: float = 0.5) -> list[
 
 
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace, in passes whose cost follows the need.
+    """MediaPipe BlazeFace, in passes whose cost follows the need (``small_faces="auto"``).
 
-    1. Short-range model on the whole image (letterboxed to 128x128, ~1 ms for 640x480 on one
-       core): faces from about an eighth of the image's longer side up.
-    2. Unless a face of at least ``small_face_ratio`` of the longer side was found (a portrait, a
-       close webcam frame: done): the full-range model (192x192, ~3 ms a run) on the whole image
-       in squares of its shorter side (two for a 4:3 or 16:9 frame, no letterbox; letterboxed
-       in one run when more than two squares would be needed), for faces down to
-       ``full_range_reach`` input pixels (~60 px in a 640x480 frame).
-    3. If nothing sure was found at all: its unsure candidates (``candidate_score`` up to its
-       threshold), at most ``max_candidates``, looked at again by the short-range model in a
-       square of ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
-    4. Tiles only where the whole image is too coarse: when pass 2 cannot see a face of
-       ``min_face`` pixels (a shorter side over ~500 px, e.g. photos), the full-range model
-       also runs on 50%-overlapping tiles of half the longer side (group photos).
-    5. If all that found nothing: the short-range model again with the image shrunk to
-       ``zoom_out_fill`` of its input and black around it, for faces cut by the image's edges
-       such as tight face crops (FER2013-like); only boxes of at least ``zoom_out_min_size`` of
-       the shorter side count.
+    1. Scans: the short-range model on the whole image, no letterbox, at each scale of ``scans``
+       in turn (``BlazeNet.scan``; by default 0.3 for faces of 96 px and up, ~1.5 ms for a
+       640x480 frame on one core, then 0.5 for faces down to 64 px, ~4 ms), stopping at the
+       first scan that finds a face of at least ``scan_stop`` times the width it is made for
+       (faces in one picture are of similar sizes). A scan's input is at most
+       ``max_scan_side`` long, so a large photo's smaller faces (under ~1/16 of its longer
+       side) are not looked for. Where the first scan would see the image smaller than the
+       short-range input (images under ~430 px) or cost much more than it (over
+       ``first_pass_area`` times), the letterboxed 128x128 look comes first and the scans run
+       only unless it found a face of at least ``small_face_ratio`` of the longer side.
+    2. If nothing was found and an unsure scan candidate (``edge_score`` up) reaches past the
+       image's edge: the full-range model (which knows faces cut by the edge) on the whole
+       image, letterboxed to 192x192 (~3 ms).
+    3. If all that found nothing: the short-range model again with the image shrunk to
+       ``zoom_out_fill`` of a ``zoom_out_size`` input and black around it, for faces larger than
+       the picture such as tight face crops (FER2013-like); only boxes of at least
+       ``zoom_out_min_size`` of the shorter side count.
 
-    Detections of pass 1 scoring below ``verify_below`` count only if the short-range model
-    finds them again in a square of ``verify_zoom`` times their box (this removes the loose
-    boxes BlazeFace sometimes draws around a too-small face, and face-like textures). Each
-    model's detections are merged by MediaPipe's weighted NMS; across models, where both find
-    a face, a confident short-range box is kept (else the better score), and a box lying mostly
-    inside a kept one is dropped. Full-range boxes are calibrated to the short-range ones
-    (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from either model.
-    Every detection carries the six keypoints of the model that found it, in image pixels.
+    Detections scoring below ``verify_below`` count only if the short-range model finds them
+    again in a square of ``verify_zoom`` times their box, seen at ``verify_size`` pixels (this
+    removes the loose boxes BlazeFace sometimes draws around a too-small face, and face-like
+    textures). Each model's detections are merged by MediaPipe's weighted NMS; across passes,
+    where both find a face, a confident short-range box is kept (else the better score), and a
+    box lying mostly inside a kept one is dropped. Full-range boxes are calibrated to the
+    short-range ones (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from
+    either model. Every detection carries the six keypoints of the model that found it, in
+    image pixels.
 
     ``threads``: ONNX Runtime intra-op threads (default 1).
-    ``small_faces``: "auto" (as above), "always" (passes 2-4 on every image: groups with faces of
-    very different sizes) or "never" (passes 1 and 5 only: ~1-2 ms per 640x480 frame, for following
-    known faces in live video; faces below ~1/8 of the frame are missed).
+    ``small_faces``: "auto" (as above), "always" (the letterboxed look, then the full-range model
+    on squares of the shorter side and on 50%-overlapping tiles of half the longer side, and a
+    closer look at its best unsure candidate (``candidate_score`` up, ``max_candidates``) when
+    nothing sure was found: faces down to ~25 px in a 640x480 frame, ~20 ms) or "never" (the
+    letterboxed look and pass 3 only: ~1-2 ms per 640x480 frame, for following known faces in
+    live video; faces below ~1/8 of the frame are missed).
     """
 
     name = "blazeface"
     #: FER2013's crop is 1.16x BlazeFace's box (median) with the box centre 8% of the crop low
     #: (``bench/detectors.py --framing``): widen by 1.2 and move the centre up 0.09 box heights.
     frame_scale, frame_dy = 1.2, -0.09
-    #: the smallest face the full-range model finds reliably, in pixels of its 192x192 input
-    #: (a 64 px face in a 480 px high frame is 25.6 px there; ``bench/detectors.py --sizes``)
-    full_range_reach = 24.0
 
     def __init__(
         self,
@@ -409,8 +410,6 @@ class BlazeFaceDetector:
         small_face_ratio: float = 0.15,
         candidate_score: float = 0.1,
         max_candidates: int = 1,
-        min_face: int = 64,
-        large_side: int = 1920,
         min_tile: int = 96,
         scans: tuple[tuple[int, float], ...] = ((96, 0.3), (64, 0.5)),
         scan_stop: float = 0.8,
@@ -425,9 +424,9 @@ class BlazeFaceDetector:
         self.threads = max(1, int(threads))
         self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
         self.zoom_out_size = zoom_out_size
-        self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
+        self.small_face_ratio, self.min_tile = small_face_ratio, min_tile
         self.verify_below, self.verify_zoom, self.verify_size = verify_below, verify_zoom, verify_size
-        self.candidate_score, self.max_candidates, self.min_face = candidate_score, max_candidates, min_face
+        self.candidate_score, self.max_candidates = candidate_score, max_candidates
         self.scans, self.scan_stop = tuple(scans), scan_stop
         self.max_scan_side, self.first_pass_area, self.scan_score = max_scan_side, first_pass_area, scan_score
         self.edge_score, self.edge_reach = edge_score, edge_reach
@@ -523,8 +522,8 @@ class BlazeFaceDetector:
             sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
             explained = bool(len(scores)) and float(sizes.min()) >= self.small_face_ratio * long_side
             if self.small_faces == "auto" and not explained:
-                more = self._scan(bgr, work, k, scales)
-                rows, scores, cut = np.concatenate([rows, more[0]]), np.concatenate([scores, more[1]]), more[2]
+                scanned = self._scan(bgr, work, k, scales)
+                rows, scores, cut = np.concatenate([rows, scanned[0]]), np.concatenate([scores, scanned[1]]), scanned[2]
         if not len(scores) and cut:
             # a face cut by the image's edge: the full-range model sees those (one letterboxed run)
             rows, scores = weighted_nms(*whole(self.full))
@@ -546,8 +545,7 @@ class BlazeFaceDetector:
                 r[:, 1::2] *= np.float32(my * k)
                 more.append((r, sc))
             work_h, work_w = work.shape[:2]
-            reach = self.full_range_reach * min(work_h, work_w) / FULL_RANGE.size * k  # smallest face seen, image px
-            if (self.small_faces == "always" or reach > self.min_face) and max(work_h, work_w) // 2 >= self.min_tile:
+            if max(work_h, work_w) // 2 >= self.min_tile:
                 for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
                     more.append(run(self.full, rect, min_score=self.candidate_score))
             # full-range rows are merged among themselves here, with the short-range ones below
@@ -593,7 +591,7 @@ class BlazeFaceDetector:
         faces cut by the edge)."""
         found_rows, found_scores, cut = [], [], False
         h, w = bgr.shape[:2]
-        for scale, (face, _) in zip(scales, self.scans):
+        for scale, (face, _) in zip(scales, self.scans, strict=False):
             # the shrunk image where it still has the pixels the scan needs
             src, f = (work, k) if scale * k <= 1 else (bgr, 1)
             r, sc = self.short.scan(src, scale * f, min(self.edge_score, self.scan_score))
