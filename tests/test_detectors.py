@@ -253,3 +253,49 @@ def test_small_faces_option():
     assert len(BlazeFaceDetector(small_faces="always").detect(canvas)) == 1
     with pytest.raises(MoodtuneError):
         BlazeFaceDetector(small_faces="sometimes")
+
+
+class _CountingSession:
+    """An ONNX session that records the input shape of every run."""
+
+    def __init__(self, session):
+        self.session, self.shapes = session, []
+
+    def run(self, names, feeds):
+        self.shapes.append(feeds["input"].shape[2:])
+        return self.session.run(names, feeds)
+
+
+def textured_frame() -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(np.ascontiguousarray(data.coffee()[:, :, ::-1]), (640, 480), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("width, runs", [(64, 2), (96, 1), (200, 1)])
+def test_default_finds_webcam_faces_with_runs_by_need(width, runs):
+    """On a textured 640x480 frame the default detector finds a 64-200 px face; a face of 96 px
+    or more costs one short-range run (the coarse scan), a 64 px one the finer scan too, and the
+    full-range model is not needed (verification runs at 80x80 are not counted)."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    det = BlazeFaceDetector()
+    counter = det.short.session = _CountingSession(det.short.session)
+    canvas = textured_frame()
+    x0, y0, x1, y1 = HOPPER_FACE
+    scale = width / (x1 - x0)
+    crop = hopper()[max(0, y0 - 60) : y1 + 60, max(0, x0 - 60) : x1 + 60]
+    face = (60, 60, 60 + x1 - x0, 60 + y1 - y0)
+    truth = paste(canvas, crop, face, scale, 400, 60)
+    dets = det.detect(canvas)
+    check_valid(dets, canvas)
+    assert len(dets) == 1 and iou(xyxy(dets[0]), truth) > 0.4, (dets, truth)
+    scans = [s for s in counter.shapes if s != (80, 80)]
+    assert len(scans) == runs, counter.shapes
+    assert det._full is None
+
+
+def test_empty_textured_frame_has_no_face():
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    assert BlazeFaceDetector().detect(textured_frame()) == []
