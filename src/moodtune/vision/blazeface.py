@@ -416,6 +416,7 @@ class BlazeFaceDetector:
         max_scan_side: int = 512,
         first_pass_area: float = 2.5,
         scan_score: float = 0.4,
+        scan_confirm: float = 0.7,
         edge_score: float = 0.35,
         edge_reach: float = 0.1,
     ):
@@ -429,7 +430,7 @@ class BlazeFaceDetector:
         self.candidate_score, self.max_candidates = candidate_score, max_candidates
         self.scans, self.scan_stop = tuple(scans), scan_stop
         self.max_scan_side, self.first_pass_area, self.scan_score = max_scan_side, first_pass_area, scan_score
-        self.edge_score, self.edge_reach = edge_score, edge_reach
+        self.edge_score, self.edge_reach, self.scan_confirm = edge_score, edge_reach, scan_confirm
         self.short = BlazeNet(SHORT_RANGE, self.threads)
         self._full: BlazeNet | None = None
 
@@ -453,12 +454,13 @@ class BlazeFaceDetector:
         best = int(np.argmax(np.where(ious > 0.4, scores, -1.0)))
         return (again[best], float(scores[best])) if ious[best] > 0.4 else None
 
-    def _confirmed(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _confirmed(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray, again_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Keep the detections scoring at least ``verify_below``, and those below it that the
-        short-range model finds again (``_look_again``)."""
+        short-range model finds again (``_look_again``) with a score of ``again_score`` or more."""
         keep = scores >= self.verify_below
         for i in np.flatnonzero(~keep):
-            keep[i] = self._look_again(bgr, rows[i]) is not None
+            again = self._look_again(bgr, rows[i])
+            keep[i] = again is not None and again[1] >= again_score
         return rows[keep], scores[keep]
 
     def follow(self, bgr: np.ndarray, box: tuple[int, int, int, int], zoom: float = 2.5) -> Detection | None:
@@ -602,7 +604,9 @@ class BlazeFaceDetector:
                 m = self.edge_reach * (u[:, 2] - u[:, 0])
                 cut = cut or bool(np.any((u[:, 0] < -m) | (u[:, 1] < -m) | (u[:, 2] > w + m) | (u[:, 3] > h + m)))
                 r, sc = r[~unsure], sc[~unsure]
-            r, sc = self._confirmed(bgr, *weighted_nms(r, sc)) if len(sc) else (r, sc)
+            # a scan sees a texture at many more anchors than the letterboxed look: its unsure
+            # detections need a surer second look
+            r, sc = self._confirmed(bgr, *weighted_nms(r, sc), self.scan_confirm) if len(sc) else (r, sc)
             found_rows.append(r)
             found_scores.append(sc)
             if len(sc) and float(np.minimum(r[:, 2] - r[:, 0], r[:, 3] - r[:, 1]).min()) >= self.scan_stop * face:
