@@ -454,13 +454,12 @@ class BlazeFaceDetector:
         best = int(np.argmax(np.where(ious > 0.4, scores, -1.0)))
         return (again[best], float(scores[best])) if ious[best] > 0.4 else None
 
-    def _confirmed(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray, again_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def _confirmed(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keep the detections scoring at least ``verify_below``, and those below it that the
-        short-range model finds again (``_look_again``) with a score of ``again_score`` or more."""
+        short-range model finds again (``_look_again``)."""
         keep = scores >= self.verify_below
         for i in np.flatnonzero(~keep):
-            again = self._look_again(bgr, rows[i])
-            keep[i] = again is not None and again[1] >= again_score
+            keep[i] = self._look_again(bgr, rows[i]) is not None
         return rows[keep], scores[keep]
 
     def follow(self, bgr: np.ndarray, box: tuple[int, int, int, int], zoom: float = 2.5) -> Detection | None:
@@ -587,11 +586,14 @@ class BlazeFaceDetector:
         """The short-range model on the whole image at each of ``scales`` (``work`` is ``bgr``
         shrunk by ``k``) in turn, the confirmed detections of each (``_confirmed``) kept, until one
         finds faces of at least ``scan_stop`` times the face width it is made for: a finer
-        scan then only costs time (faces in one picture are of similar sizes). Returns (rows,
+        scan then only costs time (faces in one picture are of similar sizes). Unsure
+        detections (under ``verify_below``) count if ``_look_again`` finds them scoring
+        ``scan_confirm`` or more; one it rejected is not looked at again. Returns (rows,
         scores, cut): ``cut`` tells whether an unsure candidate (from ``edge_score`` up) reaches
         past the image's edge by ``edge_reach`` of its width (the short-range model is weak on
         faces cut by the edge)."""
         found_rows, found_scores, cut = [], [], False
+        rejected: list[np.ndarray] = []
         h, w = bgr.shape[:2]
         for scale, (face, _) in zip(scales, self.scans, strict=False):
             # the shrunk image where it still has the pixels the scan needs
@@ -604,9 +606,19 @@ class BlazeFaceDetector:
                 m = self.edge_reach * (u[:, 2] - u[:, 0])
                 cut = cut or bool(np.any((u[:, 0] < -m) | (u[:, 1] < -m) | (u[:, 2] > w + m) | (u[:, 3] > h + m)))
                 r, sc = r[~unsure], sc[~unsure]
-            # a scan sees a texture at many more anchors than the letterboxed look: its unsure
-            # detections need a surer second look
-            r, sc = self._confirmed(bgr, *weighted_nms(r, sc), self.scan_confirm) if len(sc) else (r, sc)
+            r, sc = weighted_nms(r, sc) if len(sc) else (r, sc)
+            keep = sc >= self.verify_below
+            for i in np.flatnonzero(~keep):
+                # looked at already in a coarser scan: rejected again without a second look
+                if rejected and float(_iou(r[i], np.array(rejected)).max()) > 0.5:
+                    continue
+                # a scan sees a texture at many more anchors than the letterboxed look: its
+                # unsure detections need a surer second look
+                again = self._look_again(bgr, r[i])
+                keep[i] = again is not None and again[1] >= self.scan_confirm
+                if not keep[i]:
+                    rejected.append(r[i])
+            r, sc = r[keep], sc[keep]
             found_rows.append(r)
             found_scores.append(sc)
             if len(sc) and float(np.minimum(r[:, 2] - r[:, 0], r[:, 3] - r[:, 1]).min()) >= self.scan_stop * face:
