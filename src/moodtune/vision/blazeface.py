@@ -3,16 +3,16 @@
 Two converted MediaPipe models ship in ``moodtune/assets`` (see ``assets/DETECTOR.md`` and
 ``tools/convert_blazeface.py``):
 
-* ``blazeface_short_range.onnx``: 128x128 input, 896 anchors, for faces that fill a fair part
-  of the picture (selfies, webcams, portraits);
+* ``blazeface_short_range.onnx``: trained at 128x128 (896 anchors), for faces that fill a fair
+  part of its input (selfies, webcams, portraits); its input size is left free, so it also runs
+  on a whole frame at any scale in one run (``BlazeNet.scan``);
 * ``blazeface_full_range.onnx``: 192x192 input, 2304 anchors, trained for faces up to ~5 m
   from the camera, so smaller faces in a larger picture.
 
 ``BlazeFaceDetector`` ("blazeface" in ``moodtune.vision.detect.DETECTORS``, the default detector)
-runs its passes so that the cost follows the need: the short-range model on the whole image,
-the full-range model on the whole image only when no large face explains the picture, the
-short-range model again only around what the full-range model was unsure of, and tiles only on
-images too large for the full-range model to see a ``min_face``-pixel face; see its docstring.
+runs its passes so that the cost follows the need: the short-range model on the whole frame at
+a coarse scale, then at a finer one only when the faces found (if any) are small, and the
+full-range model only for faces cut by the picture's edge; see its docstring.
 
 Decoding follows MediaPipe's graphs (``face_detection_short_range_common.pbtxt`` /
 ``face_detection_full_range_common.pbtxt``): SSD anchors with fixed size 1, box centre and size
@@ -24,7 +24,7 @@ square input (aspect kept, black padding) so boxes map back exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import cv2
 import numpy as np
@@ -66,25 +66,13 @@ FULL_RANGE = ModelSpec("blazeface_full_range.onnx", 192, (4,), 1, 0.6, box_scale
 
 
 def ssd_anchors(spec: ModelSpec) -> np.ndarray:
-    """Anchor centres (N, 2) as (x, y) in [0, 1], in the order of the model's outputs.
+    """Anchor centres (N, 2) as (x, y) in [0, 1] of the square input, in the order of the model's
+    outputs (``pixel_anchors`` at the model's own input size).
 
     Port of MediaPipe's ``SsdAnchorsCalculator`` for ``fixed_anchor_size: true`` (every anchor
     has width = height = 1, so only the centres matter).
     """
-    out = []
-    i, n = 0, len(spec.strides)
-    while i < n:
-        j, repeats = i, 0
-        while j < n and spec.strides[j] == spec.strides[i]:
-            repeats += spec.anchors_per_layer
-            j += 1
-        cells = spec.size // spec.strides[i]
-        c = (np.arange(cells, dtype=np.float32) + 0.5) / cells
-        yy, xx = np.meshgrid(c, c, indexing="ij")
-        centres = np.stack([xx.ravel(), yy.ravel()], axis=1)
-        out.append(np.repeat(centres, repeats, axis=0))
-        i = j
-    return np.concatenate(out).astype(np.float32)
+    return pixel_anchors(spec, spec.size, spec.size) / np.float32(spec.size)
 
 
 @cache
@@ -116,7 +104,7 @@ class BlazeNet:
         self.session = _session(str(path), threads)
         self.anchors = ssd_anchors(spec)
         n_out = self.session.get_outputs()[0].shape[1]
-        if n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
+        if isinstance(n_out, int) and n_out != len(self.anchors):  # pragma: no cover - guards a wrong asset
             raise MoodtuneError(f"{spec.file}: {n_out} outputs but {len(self.anchors)} anchors")
 
     def __call__(
@@ -125,6 +113,7 @@ class BlazeNet:
         roi: tuple[float, float, float, float] | None = None,
         fill: float = 1.0,
         min_score: float | None = None,
+        size: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run the model on ``roi`` (x, y, w, h in image pixels, default the whole image; it may
         reach past the image's edges, which then count as black).
@@ -133,8 +122,10 @@ class BlazeNet:
         centred, the rest padded with black. Returns rows (N, 16) (box x0, y0, x1, y1, then six
         keypoints x, y, in image pixels) and their scores (N,), for every anchor scoring above
         ``min_score`` (default: the model's threshold), before non-maximum suppression.
+        ``size``: another square input size (a multiple of 16), for a model with a free input
+        size (``SHORT_RANGE``).
         """
-        s = self.spec.size
+        s = size or self.spec.size
         img_h, img_w = bgr.shape[:2]
         x0, y0, rw, rh = (0.0, 0.0, float(img_w), float(img_h)) if roi is None else map(float, roi)
         scale = s * fill / max(rw, rh)
@@ -155,30 +146,104 @@ class BlazeNet:
         small = cv2.resize(region, (u1 - u0, v1 - v0), interpolation=interp)
         if (u0, v0, u1, v1) != (0, 0, s, s):
             small = cv2.copyMakeBorder(small, v0, s - v1, u0, s - u1, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        # BGR uint8 → RGB float32 NCHW in [-1, 1]
-        blob = cv2.dnn.blobFromImage(small, 1.0 / 127.5, None, (127.5, 127.5, 127.5), swapRB=True)  # type: ignore[call-overload]  # size=None: keep it
-        regressors, logits = self.session.run(None, {"input": blob})
+        rows, scores = self._decode(small, pixel_anchors(self.spec, s, s), min_score)
+        # input px → image px (exact per-axis factors of the resize, then the offset)
+        sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
+        rows[:, 0::2] = (rows[:, 0::2] - u0) / np.float32(sx) + vx0
+        rows[:, 1::2] = (rows[:, 1::2] - v0) / np.float32(sy) + vy0
+        return rows, scores
+
+
+    def scan(self, bgr: np.ndarray, scale: float, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model once on the whole of ``bgr`` resized by ``scale`` (no letterbox; only for
+        a model with a free input size, ``SHORT_RANGE``). Each side of the input is a multiple of
+        16: the resized side rounded to one where that changes it by 5% or less, else padded
+        with black at the right or bottom. Same returns as ``__call__``."""
+        img_h, img_w = bgr.shape[:2]
+
+        def side(n: int) -> int:
+            exact = n * scale
+            near = round(exact / SCAN_STEP) * SCAN_STEP
+            return near if near and abs(near - exact) <= 0.05 * exact else max(1, int(round(exact)))
+
+        w, h = side(img_w), side(img_h)
+        small = _shrink(bgr, w, h)
+        pw, ph = -(-w // SCAN_STEP) * SCAN_STEP, -(-h // SCAN_STEP) * SCAN_STEP
+        if (pw, ph) != (w, h):
+            small = cv2.copyMakeBorder(small, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        anchors = pixel_anchors(self.spec, ph, pw)
+        rows, scores = self._decode(small, anchors, min_score)
+        rows[:, 0::2] *= np.float32(img_w / w)
+        rows[:, 1::2] *= np.float32(img_h / h)
+        return rows, scores
+
+    def _decode(self, small: np.ndarray, anchors: np.ndarray, min_score: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model on ``small`` (BGR uint8, the model's input as it is) and decode every
+        anchor above ``min_score`` (default: the model's threshold) into rows (N, 16) and scores
+        (N,) in ``small``'s pixels; ``anchors`` (N, 2) are the anchor centres in those pixels."""
+        regressors, logits = self.session.run(None, {"input": _blob(small)})
         logits = logits.reshape(-1)
         keep = np.flatnonzero(logits > _logit(self.spec.min_score if min_score is None else min_score))
         if keep.size == 0:
-            return empty
+            return np.zeros((0, 16), np.float32), np.zeros(0, np.float32)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
         reg = regressors.reshape(len(logits), -1)[keep, :16]
         # centre = anchor + offset; size as regressed (anchors have fixed size 1); in input px
-        cx = reg[:, 0] + self.anchors[keep, 0] * s
-        cy = reg[:, 1] + self.anchors[keep, 1] * s + self.spec.box_dy * reg[:, 2]
-        half_w, half_h = reg[:, 2] * (self.spec.box_scale / 2.0), reg[:, 3] * (self.spec.box_scale / 2.0)
-        valid = (half_w > 0) & (half_h > 0)
-        # input px → image px (exact per-axis factors of the resize, then the offset)
-        sx, sy = (u1 - u0) / (vx1 - vx0), (v1 - v0) / (vy1 - vy0)
-        boxes = np.stack(
-            [(cx - half_w - u0) / sx + vx0, (cy - half_h - v0) / sy + vy0, (cx + half_w - u0) / sx + vx0, (cy + half_h - v0) / sy + vy0],
-            axis=1,
-        )
-        kx = (reg[:, 4::2] + self.anchors[keep, 0:1] * s - u0) / sx + vx0
-        ky = (reg[:, 5::2] + self.anchors[keep, 1:2] * s - v0) / sy + vy0
-        rows = np.concatenate([boxes, np.stack([kx, ky], axis=2).reshape(len(keep), 12)], axis=1)
+        ax, ay = anchors[keep, 0:1], anchors[keep, 1:2]
+        cx = reg[:, 0:1] + ax
+        cy = reg[:, 1:2] + ay + self.spec.box_dy * reg[:, 2:3]
+        half_w, half_h = reg[:, 2:3] * (self.spec.box_scale / 2.0), reg[:, 3:4] * (self.spec.box_scale / 2.0)
+        valid = (half_w[:, 0] > 0) & (half_h[:, 0] > 0)
+        rows = np.concatenate([cx - half_w, cy - half_h, cx + half_w, cy + half_h,
+                               np.stack([reg[:, 4::2] + ax, reg[:, 5::2] + ay], axis=2).reshape(len(keep), 12)], axis=1)
         return rows[valid].astype(np.float32), scores[valid].astype(np.float32)
+
+
+#: ``BlazeNet.scan`` pads its input to multiples of this (the models' largest stride)
+SCAN_STEP = 16
+
+
+@lru_cache(maxsize=32)
+def pixel_anchors(spec: ModelSpec, height: int, width: int) -> np.ndarray:
+    """Anchor centres (N, 2) as (x, y) in input pixels for an input of ``height`` x ``width``
+    (multiples of the largest stride), in the order of the model's outputs: the layout of
+    ``ssd_anchors``, cell by cell, for a free input size."""
+    out = []
+    i, n = 0, len(spec.strides)
+    while i < n:
+        j, repeats = i, 0
+        while j < n and spec.strides[j] == spec.strides[i]:
+            repeats += spec.anchors_per_layer
+            j += 1
+        stride = spec.strides[i]
+        yy, xx = np.meshgrid((np.arange(height // stride) + 0.5) * stride, (np.arange(width // stride) + 0.5) * stride, indexing="ij")
+        out.append(np.repeat(np.stack([xx.ravel(), yy.ravel()], axis=1), repeats, axis=0))
+        i = j
+    anchors = np.concatenate(out).astype(np.float32)
+    anchors.flags.writeable = False
+    return anchors
+
+
+def _blob(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 (H, W, 3) → the models' input: RGB float32 (1, 3, H, W) in [-1, 1] (one plane at
+    a time: ~6x faster than ``cv2.dnn.blobFromImage``)."""
+    out = np.empty((1, 3, *bgr.shape[:2]), np.float32)
+    for c, plane in enumerate(reversed(cv2.split(bgr))):
+        cv2.multiply(plane, 1.0 / 127.5, dst=out[0, c], dtype=cv2.CV_32F)  # type: ignore[call-overload]  # a scalar factor
+    out -= 1.0
+    return out
+
+
+def _shrink(bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``bgr`` resized to ``width`` x ``height``: area halvings (OpenCV's fast path) while it is at
+    least twice as large, then bilinear (a general area resize costs ~10x more)."""
+    small = bgr
+    while small.shape[1] >= 2 * width and small.shape[0] >= 2 * height:
+        sh, sw = small.shape[:2]
+        small = cv2.resize(small[: sh // 2 * 2, : sw // 2 * 2], (sw // 2, sh // 2), interpolation=cv2.INTER_AREA)
+    if small.shape[:2] != (height, width):
+        small = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    return small
 
 
 def _logit(p: float) -> float:
@@ -288,48 +353,49 @@ def tile_grid(width: int, height: int, tile: int, overlap: float = 0.5) -> list[
 
 
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace, in passes whose cost follows the need.
+    """MediaPipe BlazeFace, in passes whose cost follows the need (``small_faces="auto"``).
 
-    1. Short-range model on the whole image (letterboxed to 128x128, ~1 ms for 640x480 on one
-       core): faces from about an eighth of the image's longer side up.
-    2. Unless a face of at least ``small_face_ratio`` of the longer side was found (a portrait, a
-       close webcam frame: done): the full-range model (192x192, ~3 ms a run) on the whole image
-       in squares of its shorter side (two for a 4:3 or 16:9 frame, no letterbox; letterboxed
-       in one run when more than two squares would be needed), for faces down to
-       ``full_range_reach`` input pixels (~60 px in a 640x480 frame).
-    3. If nothing sure was found at all: its unsure candidates (``candidate_score`` up to its
-       threshold), at most ``max_candidates``, looked at again by the short-range model in a
-       square of ``verify_zoom`` times their box (~1 ms each); only what it confirms is kept.
-    4. Tiles only where the whole image is too coarse: when pass 2 cannot see a face of
-       ``min_face`` pixels (a shorter side over ~500 px, e.g. photos), the full-range model
-       also runs on 50%-overlapping tiles of half the longer side (group photos).
-    5. If all that found nothing: the short-range model again with the image shrunk to
-       ``zoom_out_fill`` of its input and black around it, for faces cut by the image's edges
-       such as tight face crops (FER2013-like); only boxes of at least ``zoom_out_min_size`` of
-       the shorter side count.
+    1. Scans: the short-range model on the whole image, no letterbox, at each scale of ``scans``
+       in turn (``BlazeNet.scan``; by default 0.3 for faces of 96 px and up, ~1.5 ms for a
+       640x480 frame on one core, then 0.5 for faces down to 64 px, ~4 ms), stopping at the
+       first scan that finds a face of at least ``scan_stop`` times the width it is made for
+       (faces in one picture are of similar sizes). A scan's input is at most
+       ``max_scan_side`` long, so a large photo's smaller faces (under ~1/16 of its longer
+       side) are not looked for. Where the first scan would see the image smaller than the
+       short-range input (images under ~430 px) or cost much more than it (over
+       ``first_pass_area`` times), the letterboxed 128x128 look comes first and the scans run
+       only unless it found a face of at least ``small_face_ratio`` of the longer side.
+    2. If nothing was found and an unsure scan candidate (``edge_score`` up) reaches past the
+       image's edge: the full-range model (which knows faces cut by the edge) on the whole
+       image, letterboxed to 192x192 (~3 ms).
+    3. If all that found nothing: the short-range model again with the image shrunk to
+       ``zoom_out_fill`` of a ``zoom_out_size`` input and black around it, for faces larger than
+       the picture such as tight face crops (FER2013-like); only boxes of at least
+       ``zoom_out_min_size`` of the shorter side count.
 
-    Detections of pass 1 scoring below ``verify_below`` count only if the short-range model
-    finds them again in a square of ``verify_zoom`` times their box (this removes the loose
-    boxes BlazeFace sometimes draws around a too-small face, and face-like textures). Each
-    model's detections are merged by MediaPipe's weighted NMS; across models, where both find
-    a face, a confident short-range box is kept (else the better score), and a box lying mostly
-    inside a kept one is dropped. Full-range boxes are calibrated to the short-range ones
-    (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from either model.
-    Every detection carries the six keypoints of the model that found it, in image pixels.
+    Detections scoring below ``verify_below`` count only if the short-range model finds them
+    again in a square of ``verify_zoom`` times their box, seen at ``verify_size`` pixels (this
+    removes the loose boxes BlazeFace sometimes draws around a too-small face, and face-like
+    textures). Each model's detections are merged by MediaPipe's weighted NMS; across passes,
+    where both find a face, a confident short-range box is kept (else the better score), and a
+    box lying mostly inside a kept one is dropped. Full-range boxes are calibrated to the
+    short-range ones (``FULL_RANGE.box_scale``, ``box_dy``), so a face gets the same box from
+    either model. Every detection carries the six keypoints of the model that found it, in
+    image pixels.
 
     ``threads``: ONNX Runtime intra-op threads (default 1).
-    ``small_faces``: "auto" (as above), "always" (passes 2-4 on every image: groups with faces of
-    very different sizes) or "never" (passes 1 and 5 only: ~1-2 ms per 640x480 frame, for following
-    known faces in live video; faces below ~1/8 of the frame are missed).
+    ``small_faces``: "auto" (as above), "always" (the letterboxed look, then the full-range model
+    on squares of the shorter side and on 50%-overlapping tiles of half the longer side, and a
+    closer look at its best unsure candidate (``candidate_score`` up, ``max_candidates``) when
+    nothing sure was found: faces down to ~25 px in a 640x480 frame, ~20 ms) or "never" (the
+    letterboxed look and pass 3 only: ~1-2 ms per 640x480 frame, for following known faces in
+    live video; faces below ~1/8 of the frame are missed).
     """
 
     name = "blazeface"
     #: FER2013's crop is 1.16x BlazeFace's box (median) with the box centre 8% of the crop low
     #: (``bench/detectors.py --framing``): widen by 1.2 and move the centre up 0.09 box heights.
     frame_scale, frame_dy = 1.2, -0.09
-    #: the smallest face the full-range model finds reliably, in pixels of its 192x192 input
-    #: (a 64 px face in a 480 px high frame is 25.6 px there; ``bench/detectors.py --sizes``)
-    full_range_reach = 24.0
 
     def __init__(
         self,
@@ -337,22 +403,34 @@ class BlazeFaceDetector:
         small_faces: str = "auto",
         zoom_out_fill: float = 0.7,
         zoom_out_min_size: float = 0.6,
+        zoom_out_size: int = 96,
         verify_below: float = 0.75,
         verify_zoom: float = 1.6,
+        verify_size: int = 80,
         small_face_ratio: float = 0.15,
         candidate_score: float = 0.1,
         max_candidates: int = 1,
-        min_face: int = 64,
-        large_side: int = 1920,
         min_tile: int = 96,
+        scans: tuple[tuple[int, float], ...] = ((96, 0.3), (64, 0.5)),
+        scan_stop: float = 0.8,
+        max_scan_side: int = 512,
+        first_pass_area: float = 2.5,
+        scan_score: float = 0.4,
+        scan_confirm: float = 0.7,
+        edge_score: float = 0.35,
+        edge_reach: float = 0.1,
     ):
         if small_faces not in ("auto", "always", "never"):
             raise MoodtuneError(f"small_faces must be 'auto', 'always' or 'never', not {small_faces!r}")
         self.threads = max(1, int(threads))
         self.small_faces, self.zoom_out_fill, self.zoom_out_min_size = small_faces, zoom_out_fill, zoom_out_min_size
-        self.small_face_ratio, self.large_side, self.min_tile = small_face_ratio, large_side, min_tile
-        self.verify_below, self.verify_zoom = verify_below, verify_zoom
-        self.candidate_score, self.max_candidates, self.min_face = candidate_score, max_candidates, min_face
+        self.zoom_out_size = zoom_out_size
+        self.small_face_ratio, self.min_tile = small_face_ratio, min_tile
+        self.verify_below, self.verify_zoom, self.verify_size = verify_below, verify_zoom, verify_size
+        self.candidate_score, self.max_candidates = candidate_score, max_candidates
+        self.scans, self.scan_stop = tuple(scans), scan_stop
+        self.max_scan_side, self.first_pass_area, self.scan_score = max_scan_side, first_pass_area, scan_score
+        self.edge_score, self.edge_reach, self.scan_confirm = edge_score, edge_reach, scan_confirm
         self.short = BlazeNet(SHORT_RANGE, self.threads)
         self._full: BlazeNet | None = None
 
@@ -369,7 +447,7 @@ class BlazeFaceDetector:
         overlapping the box (IoU > 0.4), or None."""
         x0, y0, x1, y1 = row[:4]
         side = self.verify_zoom * max(x1 - x0, y1 - y0)
-        again, scores = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side))
+        again, scores = self.short(bgr, ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side), size=self.verify_size)
         if not len(scores):
             return None
         ious = _iou(row, again)
@@ -422,21 +500,38 @@ class BlazeFaceDetector:
         # the passes over the whole image share one thumbnail at the full-range input's size
         # (made in cheap steps: whole-factor area shrink, then bilinear), instead of each
         # resizing the full image again
-        thumb, fx, fy = _thumbnail(bgr, FULL_RANGE.size)
+        thumbs: list[tuple[np.ndarray, float, float]] = []  # made on first use
 
-        def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-            rows, scores = net(thumb, None, fill, min_score)
+        def whole(net: BlazeNet, fill: float = 1.0, min_score: float | None = None, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+            if not thumbs:
+                thumbs.append(_thumbnail(bgr, FULL_RANGE.size))
+            thumb, fx, fy = thumbs[0]
+            rows, scores = net(thumb, None, fill, min_score, size)
             rows[:, 0::2] *= np.float32(fx)
             rows[:, 1::2] *= np.float32(fy)
             return rows, scores
 
-        rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
+        scales = self._scan_scales(long_side)
+        first = scales[0] * long_side, (scales[0] * w) * (scales[0] * h)
+        if self.small_faces == "auto" and first[0] >= SHORT_RANGE.size and first[1] <= self.first_pass_area * SHORT_RANGE.size ** 2:
+            # the first scan sees the image at least as large as the letterboxed look and costs
+            # little more: it comes first
+            rows, scores, cut = self._scan(bgr, work, k, scales)
+        else:
+            cut = False
+            rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
+            sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
+            explained = bool(len(scores)) and float(sizes.min()) >= self.small_face_ratio * long_side
+            if self.small_faces == "auto" and not explained:
+                scanned = self._scan(bgr, work, k, scales)
+                rows, scores, cut = np.concatenate([rows, scanned[0]]), np.concatenate([scores, scanned[1]]), scanned[2]
+        if not len(scores) and cut:
+            # a face cut by the image's edge: the full-range model sees those (one letterboxed run)
+            rows, scores = weighted_nms(*whole(self.full))
         # where both models see a face, a confident short-range box (the box FRAME_SCALE was
         # measured on) is kept; otherwise the better score wins
         rank = scores + (scores >= self.verify_below)
-        sizes = np.maximum(rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1])
-        explained = len(scores) and float(sizes.min()) >= self.small_face_ratio * long_side and long_side <= self.large_side
-        if self.small_faces == "always" or (self.small_faces == "auto" and not explained):
+        if self.small_faces == "always":
             # the whole image in squares of its shorter side (no letterbox: 2 for 4:3 or 16:9)
             mid, mx, my = _thumbnail(work, FULL_RANGE.size, pick=min)
             mid_h, mid_w = mid.shape[:2]
@@ -451,8 +546,7 @@ class BlazeFaceDetector:
                 r[:, 1::2] *= np.float32(my * k)
                 more.append((r, sc))
             work_h, work_w = work.shape[:2]
-            reach = self.full_range_reach * min(work_h, work_w) / FULL_RANGE.size * k  # smallest face seen, image px
-            if (self.small_faces == "always" or reach > self.min_face) and max(work_h, work_w) // 2 >= self.min_tile:
+            if max(work_h, work_w) // 2 >= self.min_tile:
                 for rect in tile_grid(work_w, work_h, (max(work_h, work_w) + 1) // 2):
                     more.append(run(self.full, rect, min_score=self.candidate_score))
             # full-range rows are merged among themselves here, with the short-range ones below
@@ -468,7 +562,7 @@ class BlazeFaceDetector:
         if not len(scores):
             # zoomed out, this pass is only trusted for what it is there for: faces about as
             # large as the image (on scenes it can mistake a large area for a face)
-            zr, zs = weighted_nms(*whole(self.short, fill=self.zoom_out_fill))
+            zr, zs = weighted_nms(*whole(self.short, fill=self.zoom_out_fill, size=self.zoom_out_size))
             big = np.minimum(zr[:, 2] - zr[:, 0], zr[:, 3] - zr[:, 1]) >= self.zoom_out_min_size * min(h, w)
             rows, scores = self._confirmed(bgr, zr[big], zs[big])
             rank = scores
@@ -476,6 +570,60 @@ class BlazeFaceDetector:
             return []
         rows, scores = _drop_overlapping(rows, scores, rank)
         return _to_detections(rows, scores, w, h)
+
+    def _scan_scales(self, long_side: int) -> list[float]:
+        """The scales of ``scans`` for an image of ``long_side`` pixels, the scan input's longer
+        side capped at ``max_scan_side`` (a large photo's smaller faces are not looked for); a
+        scale that the cap makes (nearly) equal to the one before is dropped."""
+        out: list[float] = []
+        for _, scale in self.scans:
+            scale = min(scale, self.max_scan_side / long_side)
+            if not out or scale > out[-1] * 1.05:
+                out.append(scale)
+        return out
+
+    def _scan(self, bgr: np.ndarray, work: np.ndarray, k: int, scales: list[float]) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The short-range model on the whole image at each of ``scales`` (``work`` is ``bgr``
+        shrunk by ``k``) in turn, the confirmed detections of each (``_confirmed``) kept, until one
+        finds faces of at least ``scan_stop`` times the face width it is made for: a finer
+        scan then only costs time (faces in one picture are of similar sizes). Unsure
+        detections (under ``verify_below``) count if ``_look_again`` finds them scoring
+        ``scan_confirm`` or more; one it rejected is not looked at again. Returns (rows,
+        scores, cut): ``cut`` tells whether an unsure candidate (from ``edge_score`` up) reaches
+        past the image's edge by ``edge_reach`` of its width (the short-range model is weak on
+        faces cut by the edge)."""
+        found_rows, found_scores, cut = [], [], False
+        rejected: list[np.ndarray] = []
+        h, w = bgr.shape[:2]
+        for scale, (face, _) in zip(scales, self.scans, strict=False):
+            # the shrunk image where it still has the pixels the scan needs
+            src, f = (work, k) if scale * k <= 1 else (bgr, 1)
+            r, sc = self.short.scan(src, scale * f, min(self.edge_score, self.scan_score))
+            r *= np.float32(f)
+            unsure = sc < self.scan_score
+            if unsure.any():
+                u = r[unsure]
+                m = self.edge_reach * (u[:, 2] - u[:, 0])
+                cut = cut or bool(np.any((u[:, 0] < -m) | (u[:, 1] < -m) | (u[:, 2] > w + m) | (u[:, 3] > h + m)))
+                r, sc = r[~unsure], sc[~unsure]
+            r, sc = weighted_nms(r, sc) if len(sc) else (r, sc)
+            keep = sc >= self.verify_below
+            for i in np.flatnonzero(~keep):
+                # looked at already in a coarser scan: rejected again without a second look
+                if rejected and float(_iou(r[i], np.array(rejected)).max()) > 0.5:
+                    continue
+                # a scan sees a texture at many more anchors than the letterboxed look: its
+                # unsure detections need a surer second look
+                again = self._look_again(bgr, r[i])
+                keep[i] = again is not None and again[1] >= self.scan_confirm
+                if not keep[i]:
+                    rejected.append(r[i])
+            r, sc = r[keep], sc[keep]
+            found_rows.append(r)
+            found_scores.append(sc)
+            if len(sc) and float(np.minimum(r[:, 2] - r[:, 0], r[:, 3] - r[:, 1]).min()) >= self.scan_stop * face:
+                break
+        return np.concatenate(found_rows), np.concatenate(found_scores), cut
 
     def _unexplained(self, bgr: np.ndarray, rows: np.ndarray, scores: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Of the full-range model's unsure candidates (best first), those that no ``known`` box
