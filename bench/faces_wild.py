@@ -3,6 +3,7 @@ blur / confidence figures behind ``FaceResult.uncertain``, as markdown tables.
 
     python bench/faces_wild.py                 # all 1,067 photos (~1 min on one core)
     python bench/faces_wild.py --limit 300
+    python bench/faces_wild.py --webcam        # only the webcam-like frames (see ``webcam_frames``)
 
 Each photo goes through ``moodtune.Analyzer`` (default detector and shipped model, one thread);
 the largest face's top class is compared with the photo's label (happy / neutral / surprise,
@@ -33,9 +34,30 @@ def rotated(img: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
+def webcam_frames(images: list[np.ndarray], labels: list[str], seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """Every third photo pasted, 200-330 px high (faces of ~90-150 px), at a random place of a
+    640x480 textured frame: what a webcam sees, with the same labels (seeded)."""
+    rng = np.random.default_rng(seed)
+    bg = cv2.resize((rng.random((60, 80, 3)) * 255).astype(np.uint8), (640, 480), interpolation=cv2.INTER_LINEAR)
+    frames, out_labels = [], []
+    for img, lab in zip(images[::3], labels[::3], strict=True):
+        h = int(rng.integers(200, 330))
+        w = int(img.shape[1] * h / img.shape[0])
+        if w > 600:
+            continue
+        y, x = int(rng.integers(0, 480 - h + 1)), int(rng.integers(0, 640 - w + 1))
+        frame = bg.copy()
+        frame[y:y + h, x:x + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        frames.append(frame)
+        out_labels.append(lab)
+    return frames, out_labels
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--webcam", action="store_true", help="only the webcam-like frames (to compare library versions: "
+                    "PYTHONPATH=<an older checkout>/src python bench/faces_wild.py --webcam)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     root = data_dir() / "faces-wild-dev"
@@ -49,8 +71,14 @@ def main() -> None:
 
     print("| photos | alignment | found | end-to-end accuracy |")
     print("|---|---|---:|---:|")
-    sets = {"upright": images, "rotated +-15": [rotated(im, a) for im in images for a in (15, -15)]}
-    set_labels = {"upright": labels, "rotated +-15": [lab for lab in labels for _ in (15, -15)]}
+    cams, cam_labels = webcam_frames(images, labels)
+    if args.webcam:
+        sets, set_labels = {"webcam-like 640x480": cams}, {"webcam-like 640x480": cam_labels}
+    else:
+        sets = {"upright": images, "rotated +-15": [rotated(im, a) for im in images for a in (15, -15)],
+                "webcam-like 640x480": cams}
+        set_labels = {"upright": labels, "rotated +-15": [lab for lab in labels for _ in (15, -15)],
+                      "webcam-like 640x480": cam_labels}
     for name, imgs in sets.items():
         for align in (False, True):
             an = Analyzer(align=align)
@@ -62,6 +90,8 @@ def main() -> None:
             print(f"| {name} ({len(imgs)}) | {'on' if align else 'off'} | {100 * found / len(imgs):.2f}% | "
                   f"{100 * right / len(imgs):.2f}% |")
 
+    if args.webcam:
+        return
     # what the uncertain rule flags, and how right the model is there
     an = Analyzer()
     scale, dy = framing(an.detector)
