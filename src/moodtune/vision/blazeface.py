@@ -388,8 +388,9 @@ class BlazeFaceDetector:
     on squares of the shorter side and on 50%-overlapping tiles of half the longer side, and a
     closer look at its best unsure candidate (``candidate_score`` up, ``max_candidates``) when
     nothing sure was found: faces down to ~25 px in a 640x480 frame, ~20 ms) or "never" (the
-    letterboxed look and pass 3 only: ~1-2 ms per 640x480 frame, for following known faces in
-    live video; faces below ~1/8 of the frame are missed).
+    first look only, the 0.3 scan where "auto" scans first, else the letterboxed look, and
+    pass 3: ~1-2 ms per 640x480 frame, for following known faces in live video; faces below
+    ~1/7 of the frame are missed).
     """
 
     name = "blazeface"
@@ -513,10 +514,11 @@ class BlazeFaceDetector:
 
         scales = self._scan_scales(long_side)
         first = scales[0] * long_side, (scales[0] * w) * (scales[0] * h)
-        if self.small_faces == "auto" and first[0] >= SHORT_RANGE.size and first[1] <= self.first_pass_area * SHORT_RANGE.size ** 2:
+        if self.small_faces != "always" and first[0] >= SHORT_RANGE.size and first[1] <= self.first_pass_area * SHORT_RANGE.size ** 2:
             # the first scan sees the image at least as large as the letterboxed look and costs
-            # little more: it comes first
-            rows, scores, cut = self._scan(bgr, work, k, scales)
+            # little more: it comes first ("never": only it, so a live stream's frames between its
+            # full searches get the same boxes as those searches)
+            rows, scores, cut = self._scan(bgr, work, k, scales if self.small_faces == "auto" else scales[:1])
         else:
             cut = False
             rows, scores = self._confirmed(bgr, *weighted_nms(*whole(self.short)))
