@@ -105,7 +105,7 @@ def recommend(
 
     saved = _save(playlist, save_to_spotify) if save_to_spotify else None
     if json_out:
-        out = playlist.to_dict()
+        out = to_json(playlist)
         if faces:
             out["faces"] = [dict(f, used=(group or i == 0)) for i, f in enumerate(to_json(faces))]
         if saved:

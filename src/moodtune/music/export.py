@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from moodtune.contract import to_json
 from moodtune.errors import MoodtuneError
 
 FORMATS = {"m3u8": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
@@ -104,12 +105,12 @@ def write_playlist(path: str | os.PathLike, entries: Iterable[Entry], name: str 
 
 
 def save_playlist(playlist, path: str | os.PathLike, store=None, name: str | None = None) -> Path:
-    """Write ``playlist`` (a ``Playlist`` or its ``to_dict()``) to ``path`` (.m3u8/.m3u/.xspf): tracks that
+    """Write ``playlist`` (a ``Playlist`` or its ``contract.to_json``) to ``path`` (.m3u8/.m3u/.xspf): tracks that
     ``catalog scan`` registered in ``store`` by their file path, the others by their Spotify link."""
     from moodtune.music.scan import local_files
     from moodtune.music.types import track_key
 
-    d = playlist if isinstance(playlist, dict) else playlist.to_dict()
+    d = playlist if isinstance(playlist, dict) else to_json(playlist)
     tracks = [dict(t) for t in d.get("tracks", [])]
     if not isinstance(playlist, dict):  # durations are known on the Track objects
         for t, item in zip(tracks, playlist.items, strict=True):

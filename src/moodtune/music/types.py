@@ -13,7 +13,7 @@ from urllib.parse import quote_plus
 import numpy as np
 from pydantic import Field, computed_field
 
-from moodtune.contract import Rounded, to_json
+from moodtune.contract import Rounded
 from moodtune.emotion.labels import CLASS_VA, CLASSES, class_index
 from moodtune.errors import MoodtuneError
 
@@ -36,10 +36,6 @@ class Affect:
     probabilities: Annotated[dict[str, float] | None, Field(exclude=True)] = None
     #: how sure the source is, in [0, 1] (face: the top class probability; text: lexicon coverage)
     confidence: Rounded | None = None
-
-    def to_dict(self) -> dict:
-        """The JSON shape (``contract.to_json``)."""
-        return to_json(self)
 
     @classmethod
     def from_emotion(cls, name: str) -> Affect:
@@ -257,10 +253,6 @@ class Track:
             out["audio"] = self.audio
         return out
 
-    def to_dict(self) -> dict:
-        """The JSON shape of a track (``contract.to_json``): every field but ``rowid``, plus ``id``, ``artist``, ``links``."""
-        return to_json(self)
-
 
 # ----------------------------------------------------------------------------- playlists
 
@@ -317,6 +309,3 @@ class Playlist:
     def __iter__(self):
         return iter(self.tracks)
 
-    def to_dict(self) -> dict:
-        """The JSON shape of ``moodtune recommend --json`` (``contract.to_json``)."""
-        return to_json(self)

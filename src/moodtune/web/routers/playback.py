@@ -28,6 +28,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from moodtune.contract import to_json
 from moodtune.music.export import FORMATS, playlist_entries, render
 from moodtune.music.types import Track, track_key
 from moodtune.web.errors import responses
@@ -125,7 +126,7 @@ async def export_playlist(request: Request, fmt: Literal["m3u8", "xspf"],
             found = store.find(ref)
             if not found:
                 raise HTTPException(404, f"unknown track {ref}")
-            t = found[0].to_dict()
+            t = to_json(found[0])
             t["duration_ms"] = found[0].duration_ms
             tracks.append(t)
         files = _files(store, tracks)
