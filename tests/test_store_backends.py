@@ -238,3 +238,18 @@ def test_a_dropped_postgres_connection_is_one_error_then_reconnects(pg_server):
         fb.events("ana")
     assert "\n" not in str(exc.value)
     assert [e.action for e in fb.events("ana")] == ["like"]
+
+
+def test_writes_inside_one_catalogue_transaction_roll_back_together(db_url):
+    """``CatalogStore.transaction``: a clear and an add inside it are one all-or-nothing write (``--replace``)."""
+    store = CatalogStore.open(db_url)
+    store.add_tracks(TRACKS[:2])
+    with pytest.raises(RuntimeError), store.transaction():
+        store.clear()
+        store.add_tracks(TRACKS[2:3])
+        raise RuntimeError("killed mid-replace")
+    assert sorted(t.title for t in store.iter_tracks()) == sorted(t.title for t in TRACKS[:2])
+    with store.transaction():
+        store.clear()
+        store.add_tracks(TRACKS[2:3])
+    assert [t.title for t in store.iter_tracks()] == [TRACKS[2].title]

@@ -534,14 +534,13 @@ def import_file(
     mapping: dict[str, str] | None = None,
     progress: bool = False,
     max_bad: int | None = None,
-    _rows=None,
 ) -> ImportReport:
     """Import one file into ``store`` (one transaction). Bad rows are skipped and listed.
 
     ``max_bad``: abort (nothing imported) when more rows than this are bad.
     """
     path = Path(path)
-    fmt, rows = (_rows or read_tracks)(path, format, mapping)
+    fmt, rows = read_tracks(path, format, mapping)
     report = ImportReport(str(path), fmt)
 
     ids: set[str] = set()
@@ -590,27 +589,21 @@ def import_catalog(
     max_bad: int | None = None,
     replace: bool = False,
 ) -> ImportReport:
-    """``catalog import``: add a file to the user catalogue.
+    """``catalog import``: add a file to the user catalogue, in one transaction.
 
     An empty catalogue is first seeded with the starter catalogue, so an import adds to what a
     new user hears (and ``catalog search "bohemian"`` still finds the starter's tracks).
-    ``replace=True`` (``--replace``) empties the catalogue and keeps only this file's tracks;
-    the file is parsed before anything is removed, so a file that cannot be read loses nothing.
+    ``replace=True`` (``--replace``) empties the catalogue and keeps only this file's tracks; a
+    file that cannot be read, or a killed import, loses nothing (the transaction rolls back).
     """
-    if replace:
-        fmt, rows = read_tracks(path, format, mapping)
-        items = list(rows)  # parse everything (errors raise here) before clearing
-        store.clear()
+    with store.transaction():
+        if replace:
+            store.clear()
+        elif store.count() == 0:
+            from moodtune.music.starter import load_starter_tracks
 
-        def replay(*_a, **_k):
-            return fmt, iter(items)
-
-        return import_file(path, store, format, mapping, progress, max_bad, _rows=replay)
-    if store.count() == 0:
-        from moodtune.music.starter import load_starter_tracks
-
-        store.add_tracks(load_starter_tracks())
-    return import_file(path, store, format, mapping, progress, max_bad)
+            store.add_tracks(load_starter_tracks())
+        return import_file(path, store, format, mapping, progress, max_bad)
 
 
 def load_csv_catalog(path: str | Path, format: str = "auto") -> CatalogStore:

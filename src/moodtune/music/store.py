@@ -283,16 +283,21 @@ class CatalogStore:
         self.close()
 
     # ------------------------------------------------------------------ writing
+    def transaction(self):
+        """``Database.transaction`` for writes to this catalogue; ``MoodtuneError`` when it is read-only.
+        Writes inside it (``add_tracks``, ``clear``) commit or roll back together."""
+        if self.readonly:
+            raise MoodtuneError(f"catalogue {self.path} is read-only")
+        return self.db.transaction()
+
     def add_tracks(self, tracks: Iterable[Track], progress=None) -> ImportResult:
         """Merge ``tracks`` into the catalogue in one transaction (all or nothing).
 
         ``progress``: optional callable called with each track after it is stored (a tqdm
         ``update``, say). Any exception rolls the whole batch back and propagates.
         """
-        if self.readonly:
-            raise MoodtuneError(f"catalogue {self.path} is read-only")
         res = ImportResult()
-        with self.db.transaction():
+        with self.transaction():
             for t in tracks:
                 res.rows += 1
                 if self._merge_one(t):
@@ -356,7 +361,7 @@ class CatalogStore:
 
     def clear(self) -> int:
         """Delete every track (one transaction); returns how many were removed."""
-        with self.db.transaction() as db:
+        with self.transaction() as db:
             n = db.execute("DELETE FROM tracks").rowcount
             self._bump_version()
         return n

@@ -135,10 +135,13 @@ class Database:
         """One all-or-nothing group of writes, serialised with every other writer of the database.
 
         ``durable=False``: the commit does not wait for the disk (survives a killed process, may
-        lose the last commits on power loss) for data nobody was promised.
+        lose the last commits on power loss) for data nobody was promised. A transaction opened
+        inside another one of this database is part of it: the outer one commits or rolls back.
         """
         with self.lock, self._nested():
-            if self.dialect == "sqlite":
+            if self._depth > 1:
+                yield self
+            elif self.dialect == "sqlite":
                 if not durable:
                     self.execute("PRAGMA synchronous=NORMAL")
                 try:
