@@ -257,3 +257,13 @@ def test_live_mode_follows_a_small_face_next_to_a_large_one(hopper_bgr):
         assert sorted(f.track for f in faces) == [1, 2], f"frame {i}: {[(f.track, f.box) for f in faces]}"
         small_face = next(f for f in faces if f.box[2] < 60)
         assert 470 - 2 * i < small_face.box[0] < 560 - 2 * i
+
+
+def test_iter_video_time_range(moving_face_video):
+    """``start``/``end``: the range's sampled frames, numbered as in the file (what Ray's video parts use)."""
+    an = Analyzer()
+    whole = [f.frame for f in an.iter_video(moving_face_video, every=3, progress=False)]
+    part = list(an.iter_video(moving_face_video, every=3, progress=False, start=0.5, end=1.5))
+    assert whole == list(range(0, 20, 3)) and [f.frame for f in part] == [6, 9, 12]
+    assert all(len(f.faces) == 1 for f in part) and part[0].time == pytest.approx(0.6)
+    assert list(an.iter_video(moving_face_video, progress=False, start=5.0)) == []  # past the end: nothing, no error

@@ -170,6 +170,8 @@ class Analyzer:
         progress: bool | None = None,
         keep_images: bool = False,
         max_frames: int | None = None,
+        start: float = 0.0,
+        end: float = math.inf,
     ) -> Iterator[VideoFrame]:
         """Yield every ``every``-th frame of ``source`` with its tracked, smoothed faces.
 
@@ -182,7 +184,10 @@ class Analyzer:
         ``progress``: a tqdm bar on stderr (None: only when stderr is a terminal).
         ``keep_images``: attach each processed frame's image (for drawing).
         ``max_frames``: stop after this many processed frames.
-        Raises ``MoodtuneError`` for a file that is not a readable video.
+        ``start``/``end``: a video file's time range in seconds (its sampled frames from ``start``
+        up to, not including, ``end``; the frame numbers stay the file's).
+        Raises ``MoodtuneError`` for a file that is not a readable video (or whose range from 0
+        holds no decodable frame).
         """
         every = int(every)
         if every < 1:
@@ -215,8 +220,11 @@ class Analyzer:
                    leave=False, dynamic_ncols=True)
         frames: Iterator[np.ndarray] | None = iter(source) if cap is None else None  # type: ignore[arg-type, assignment]
         done = index = 0
+        if is_file and start > 0:
+            index = math.ceil(start * fps / every) * every  # the range's first sampled frame
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)  # type: ignore[union-attr]
         try:
-            while max_frames is None or done < max_frames:
+            while (max_frames is None or done < max_frames) and not (is_file and index / fps >= end):
                 if cap is not None:
                     if index % every:
                         if not cap.grab():
@@ -247,7 +255,7 @@ class Analyzer:
             if cap is not None:
                 cap.release()
             bar.close()
-        if done == 0 and is_file:
+        if done == 0 and is_file and start <= 0:
             raise MoodtuneError(f"{source}: no frame could be decoded")
 
 

@@ -110,40 +110,18 @@ class VideoRange:
         return _columns(rows)
 
     def _range(self, order: float, shown: str, file: str, part: int, start: float, end: float) -> list[dict]:
-        import cv2
-
         from moodtune.contract import to_json
-        from moodtune.pipeline import FrameAnalyzer
-        from moodtune.video import open_video
+        from moodtune.pipeline import default_analyzer
 
-        cap, info = open_video(file)
-        fps = info.fps or 30.0
-        every = self.every
-        analyzer = FrameAnalyzer(self.detector, self.model, half_life=self.half_life, unit="seconds",
-                                 max_missed=max(2, round(fps / every)), iou_threshold=0.3 if every <= 2 else 0.15,
-                                 max_distance=0.5 if every <= 2 else 1.5)
-        index = math.ceil(start * fps / every) * every  # the first sampled frame of the range
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         rows = []
-        try:
-            while index / fps < end:
-                ok, bgr = cap.read()
-                if not ok or bgr is None:
-                    break
-                t = index / fps
-                faces = []
-                for d in to_json(analyzer.process(bgr, at=t)):
-                    d["track"] += part * TRACKS_PER_RANGE
-                    faces.append(d)
-                rows.append({"order": order, "path": shown, "frame": index, "time": round(t, 3), "error": "",
-                             "faces": json.dumps(faces)})
-                for _ in range(every - 1):
-                    cap.grab()
-                index += every
-        finally:
-            cap.release()
-        if not rows and part == 0:
-            raise MoodtuneError(f"{file}: no frame could be decoded")
+        frames = default_analyzer(detector=self.detector, model=self.model).iter_video(
+            file, every=self.every, half_life=self.half_life, progress=False, start=start, end=end)
+        for frame in frames:
+            faces = to_json(frame.faces)
+            for d in faces:
+                d["track"] += part * TRACKS_PER_RANGE
+            rows.append({"order": order, "path": shown, "frame": frame.frame, "time": round(frame.time, 3), "error": "",
+                         "faces": json.dumps(faces)})
         return rows
 
 
