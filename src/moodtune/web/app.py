@@ -32,6 +32,7 @@ from starlette.formparsers import MultiPartParser
 import moodtune
 from moodtune.types import LiveFrame
 from moodtune.web import errors
+from moodtune.web.deps import FORM_LIMITS
 from moodtune.web.middleware import BodyLimit, SecurityHeaders
 from moodtune.web.routers import analyze, catalog, feedback, health, live, playback, recommend, spotify
 from moodtune.web.schemas import AnalyzeForm, LiveControlOut, RecommendForm, RecommendIn
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, **options: Any) -> FastAPI:
                   description="Recognise facial expressions and recommend music for the mood. WebSocket /api/live: send "
                   "binary JPEG/PNG/WebP frames, receive one LiveFrame JSON text message per frame; a text message "
                   '{"half_life": seconds} or {"reset": true} changes the smoothing (answer: LiveControlOut).',
-                  form_limits={"max_files": 4, "max_fields": 32})
+                  form_limits=FORM_LIMITS)
     app.state.moodtune = state
     app.state.offline = settings.offline
     errors.install(app)

@@ -14,6 +14,9 @@ from moodtune.web.state import ServerState, TimedOut
 
 T = TypeVar("T")
 
+#: Multipart limits, for the forms FastAPI parses and those the routes read themselves.
+FORM_LIMITS: Any = {"max_files": 4, "max_fields": 32}  # FastAPI types it as its own TypedDict
+
 #: Content types accepted for an image (a browser sends octet-stream for unknown suffixes).
 ACCEPTED_TYPES = {"application/octet-stream"}
 
@@ -84,7 +87,7 @@ async def image_bytes(request: Request, image: UploadFile | str | None) -> bytes
 async def form_of(request: Request) -> Any:
     """The multipart form, parsed in memory by Starlette (uploads up to the limit are not spooled to disk)."""
     try:
-        return await request.form(max_files=4, max_fields=32)
+        return await request.form(**FORM_LIMITS)
     except HTTPException:
         raise
     except Exception:  # noqa: BLE001 - the parser raises assorted errors on a malformed body
