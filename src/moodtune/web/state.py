@@ -112,17 +112,16 @@ class ServerState:
         import numpy as np
 
         from moodtune.music.recommend import open_catalog
-        from moodtune.pipeline import FrameAnalyzer, default_analyzer
+        from moodtune.pipeline import default_analyzer
 
         with self.lock:
             if self.ready:
                 return
             t0 = time.perf_counter()
             s = self.settings
-            warm = FrameAnalyzer(s.detector, s.model, fast=True)
-            blank = np.zeros((480, 640, 3), np.uint8)
-            warm.process(blank)
             self.analyzer = default_analyzer(detector=s.detector, model=s.model)
+            blank = np.zeros((480, 640, 3), np.uint8)
+            self.analyzer.stream(fast=True).process(blank)  # what a live connection runs
             self.analyzer.analyze(blank)
             self.store = open_catalog(s.catalog)
             self.store.index()

@@ -25,11 +25,11 @@ log = logging.getLogger("moodtune.server")
 
 @router.websocket("/api/live")
 async def live(ws: WebSocket) -> None:
-    from moodtune.pipeline import FrameAnalyzer
-
     state: ServerState = ws.app.state.moodtune
     await ws.accept()
-    analyzer = FrameAnalyzer(state.settings.detector, state.settings.model, fast=True)
+    if state.analyzer is None:
+        state.load()
+    analyzer = state.analyzer.stream(fast=True)  # this connection's own tracks and smoothing
     frames = 0
     try:
         while True:
