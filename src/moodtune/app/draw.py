@@ -90,7 +90,7 @@ def annotate(bgr: np.ndarray, faces) -> np.ndarray:
 
 def write_annotated(bgr: np.ndarray, faces, out_dir: Path, source: Path, target: Path | None = None) -> Path:
     """Write the annotated image to ``target`` (default ``out_dir/<source stem>.annotated.jpg``;
-    ``moodtune.app.media_out.annotated_path`` gives one that keeps the folder layout); returns it."""
+    ``moodtune.app.media_out.OutputPaths.for_input`` gives one that keeps the folder layout); returns it."""
     target = Path(target) if target is not None else Path(out_dir) / f"{source.stem}.annotated.jpg"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
