@@ -295,6 +295,27 @@ def test_default_finds_webcam_faces_with_runs_by_need(width, runs):
     assert det._full is None
 
 
+def test_detect_small_is_the_finer_half_of_the_search():
+    """``detect_small`` runs only the finer scan (one 320x240 run on a 640x480 frame, plus
+    verification at 80x80): it finds a 64 px face with the full detector's box, and nothing on
+    an empty frame or an image too small for a finer scan."""
+    from moodtune.vision.blazeface import BlazeFaceDetector
+
+    det = BlazeFaceDetector()
+    canvas = textured_frame()
+    x0, y0, x1, y1 = HOPPER_FACE
+    crop = hopper()[max(0, y0 - 60) : y1 + 60, max(0, x0 - 60) : x1 + 60]
+    truth = paste(canvas, crop, (60, 60, 60 + x1 - x0, 60 + y1 - y0), 64 / (x1 - x0), 400, 60)
+    counter = det.short.session = _CountingSession(det.short.session)
+    small = det.detect_small(canvas)
+    assert [s for s in counter.shapes if s != (80, 80)] == [(240, 320)], counter.shapes
+    check_valid(small, canvas)
+    assert len(small) == 1 and iou(xyxy(small[0]), truth) > 0.4, (small, truth)
+    assert iou(xyxy(small[0]), xyxy(det.detect(canvas)[0])) > 0.9
+    assert det.detect_small(textured_frame()) == []
+    assert det.detect_small(np.zeros((100, 100, 3), np.uint8)) == []  # 0.5 x 100 px: no finer scan than the first
+
+
 def test_empty_textured_frame_has_no_face():
     from moodtune.vision.blazeface import BlazeFaceDetector
 

@@ -252,3 +252,26 @@ def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
     out2, err2 = capsys.readouterr()
     assert "baselines: using cached results" in err2 and "using cached evaluation" in err2
     assert [x for x in out2.splitlines() if x.startswith("| ")] == [x for x in out.splitlines() if x.startswith("| ")]
+
+
+def test_distillation_targets_are_the_teachers_mean_on_clean_faces(dataset, tmp_path, monkeypatch):
+    """``teacher_targets``: the mean of the teachers' runtime answers on the unaugmented faces,
+    cached in the run folder (a resumed run reads it back, loading no model); a run with
+    ``--teacher`` says so in its card."""
+    from moodtune.training.data import load
+    from moodtune.training.train import teacher_targets
+
+    faces = load(str(dataset)).subset("Training").images[:40]
+    shipped = str(ASSETS / "emotion.onnx")
+    cache = tmp_path / "teacher.npy"
+    probs = teacher_targets([shipped, shipped], faces, cache)
+    assert probs.shape == (40, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    assert np.allclose(probs, EmotionClassifier.load(shipped).predict(faces), atol=1e-6)
+    monkeypatch.setattr(EmotionClassifier, "load", lambda *a, **k: pytest.fail("the cache should be read"))
+    assert np.array_equal(teacher_targets([shipped], faces, cache), probs)
+    monkeypatch.undo()
+    cfg = TrainConfig(model="mini_xception", epochs=1, batch_size=BATCH, lr=0.01, limit=LIMIT, data=str(dataset),
+                      out=str(tmp_path / "distilled"), teachers=[shipped], distill=0.5)
+    card = json.loads(train(cfg).with_suffix(".json").read_text())
+    assert "distilled from 1 teacher(s), weight 0.5" in card["trained_on"] and card["config"]["teachers"] == [shipped]
+    assert np.load(tmp_path / "distilled" / "teacher.npy").shape == (LIMIT, 7)

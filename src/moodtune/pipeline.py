@@ -10,8 +10,8 @@
 ``FrameAnalyzer`` is the live pipeline over an ``Analyzer``: for each frame it finds and
 classifies the faces, gives each a stable track id (``moodtune.vision.tracking.IoUTracker``)
 and smooths its probabilities over time (``moodtune.emotion.smoothing.EmaSmoother``); in fast
-mode (streams) the full detector runs every ``full_search_every`` frames and known faces are
-followed in between. ``moodtune.analyze(image, **options)`` is a shortcut over a cached
+mode (streams) the detector's search is split over frames (see ``FrameAnalyzer``) and known
+faces are followed in between. ``moodtune.analyze(image, **options)`` is a shortcut over a cached
 ``Analyzer(**options)``.
 """
 
@@ -268,11 +268,13 @@ class FrameAnalyzer:
 
     ``analyzer``: the ``Analyzer`` to use; without one, ``Analyzer(detector, model)`` is built
     (names or instances, defaults as there).
-    ``fast``: with BlazeFace, the whole detector searches the frame only every
-    ``full_search_every`` frames (and on the first); in between, the short-range model alone
-    looks at the whole frame (faces larger than about an eighth of it) and tracked faces it
+    ``fast``: with BlazeFace, every frame gets the detector's first, coarse scan (faces larger
+    than about an eighth of the frame), except every ``full_search_every``-th frame (from the
+    second on), which gets its finer scans instead (``BlazeFaceDetector.detect_small``: a full
+    search split over two frames, so no frame pays for both); tracked faces a frame's search
     misses are looked for again in a square of ``follow_zoom`` times their last box, where they
-    are large for the model: a frame costs about the same with or without faces (live video).
+    are large for the model. A frame costs about the same with or without faces (live video).
+    ``full_search_every=1``: the whole detector on every frame.
     ``half_life``/``unit``: smoothing, see ``EmaSmoother`` ("seconds" uses the ``at`` passed to
     ``process``, by default the monotonic clock; "frames" counts ``process`` calls).
     ``iou_threshold``/``max_missed``/``max_distance``: tracking, see ``IoUTracker``.
@@ -298,30 +300,31 @@ class FrameAnalyzer:
         self._fast = _fast_blazeface(self.analyzer.threads) if fast and _is_blazeface(self.detector) else None
         self.full_search_every = max(1, int(full_search_every))
         self.follow_zoom = float(follow_zoom)
-        self._since_full = self.full_search_every - 1  # the first frame gets a full search
+        self._since_full = self.full_search_every - 2  # the second frame gets the finer scans
         self.tracker = IoUTracker(iou_threshold=iou_threshold, max_missed=max_missed, max_distance=max_distance)
         self.smoother = EmaSmoother(half_life=half_life, unit=unit)
         self.frames = 0
-        self.last_search = "full"  # "full" or "follow": what the last ``detect`` did
+        self.last_search = "full"  # "full", "fine" or "coarse": what the last ``detect`` ran
 
     def reset(self) -> None:
         """Forget all tracks and averages (e.g. when the camera changes)."""
         self.tracker.reset()
         self.smoother.reset()
-        self._since_full = self.full_search_every - 1
+        self._since_full = self.full_search_every - 2
 
     def detect(self, bgr: np.ndarray) -> tuple[list[Detection], FaceDetector]:
         """(detections, the detector whose framing applies) for one frame (see the class docstring)."""
-        if self._fast is None:
+        if self._fast is None or self.full_search_every == 1:
             self.last_search = "full"
             return self.detector.detect(bgr), self.detector
         self._since_full += 1
         if self._since_full >= self.full_search_every:
             self._since_full = 0
-            self.last_search = "full"
-            return self.detector.detect(bgr), self.detector
-        self.last_search = "follow"
-        found = self._fast.detect(bgr)
+            self.last_search = "fine"
+            found = self.detector.detect_small(bgr)  # type: ignore[attr-defined]  # BlazeFace (``_fast``)
+        else:
+            self.last_search = "coarse"
+            found = self._fast.detect(bgr)
         return found + self._follow(bgr, found), self._fast
 
     def _follow(self, bgr: np.ndarray, found: list[Detection]) -> list[Detection]:

@@ -45,6 +45,10 @@ def train(
                                                 help="logit-adjusted loss CE(logits + TAU * log prior): favours macro recall (0: off)")] = 0.0,
     augment: Annotated[Augment, typer.Option(help="deployment: camera-like blur, noise, light, JPEG...; "
                                              "basic: framing, roll and mirror only")] = Augment.deployment,
+    teacher: Annotated[list[str] | None, typer.Option(metavar="ONNX", show_default=False,
+                                                      help="a teacher model (repeat for an ensemble): their mean answer on "
+                                                           "each unaugmented Training face joins the target (see --distill)")] = None,
+    distill: Annotated[float, typer.Option(min=0, max=1, help="weight of the teachers' answer in the target (with --teacher)")] = 0.5,
     no_tta: Annotated[bool, typer.Option("--no-tta", help="export without mirror test-time augmentation")] = False,
     out: Annotated[str | None, typer.Option(show_default=False, help="run folder (default runs/MODEL)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out from its last checkpoint")] = False,
@@ -61,6 +65,7 @@ def train(
         patience=patience, ferplus_mix=ferplus_mix, label_smoothing=label_smoothing, seed=seed, device=device, limit=limit,
         data=data, weights=weights, export_tta=not no_tta, out=out or f"runs/{model}",
         init_onnx=init_onnx, logit_adjust=logit_adjust, augment=augment.value,
+        teachers=list(teacher or []), distill=distill if teacher else 0.0,
     )
     run_training(cfg, resume=resume, epochs=epochs)
     return 0

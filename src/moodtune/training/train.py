@@ -54,6 +54,25 @@ def _targets(data: FerData, mix: float, smoothing: float) -> torch.Tensor:
     return torch.from_numpy(t.astype(np.float32))
 
 
+def teacher_targets(teachers: list[str], images: np.ndarray, cache: Path | None = None) -> np.ndarray:
+    """The teachers' mean probabilities (N, 7) on ``images`` (uint8 (N, S, S) faces as they are,
+    unaugmented), each through the runtime classifier (its temperature and mirror rule): an
+    augmented face is then taught what the ensemble says of the clean one. Kept in ``cache``
+    (``.npy``) so a resumed run does not recompute them."""
+    if cache is not None and cache.is_file():
+        probs = np.load(cache)
+        if probs.shape == (len(images), 7):
+            return probs
+    from moodtune.emotion.classifier import EmotionClassifier
+
+    probs = np.mean([EmotionClassifier.load(t).predict(images) for t in teachers], axis=0).astype(np.float32)
+    if cache is not None:
+        tmp = cache.with_suffix(".tmp.npy")
+        np.save(tmp, probs)
+        os.replace(tmp, cache)
+    return probs
+
+
 def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> Path:
     """Run (or resume) training; returns the path of the exported ONNX model.
 
@@ -79,7 +98,13 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     if cfg.limit:
         tr, va = tr.sample(cfg.limit, cfg.seed), va.sample(cfg.limit, cfg.seed)
     x_tr = torch.from_numpy(tr.images).to(dev)  # uint8 on the device: 66 MB for all of Training
-    y_tr = _targets(tr, cfg.ferplus_mix, cfg.label_smoothing).to(dev)
+    y_tr = _targets(tr, cfg.ferplus_mix, cfg.label_smoothing)
+    if cfg.teachers and cfg.distill > 0:
+        taught = teacher_targets(cfg.teachers, tr.images, out / "teacher.npy")
+        print(f"distilling {len(cfg.teachers)} teacher(s) (weight {cfg.distill}): they agree with the Training labels on "
+              f"{float((taught.argmax(1) == tr.labels).mean()):.4f} of its faces")
+        y_tr = (1 - cfg.distill) * y_tr + cfg.distill * torch.from_numpy(taught)
+    y_tr = y_tr.to(dev)
     x_va, y_va = torch.from_numpy(va.images), torch.from_numpy(va.labels)
 
     counts = np.bincount(tr.labels, minlength=7)
@@ -194,7 +219,8 @@ def finish(out: Path, tta: str | None = None, calibrate: bool = True) -> Path:
         "name": cfg.model,
         "architecture": " ".join((MODELS[cfg.model].__doc__ or cfg.model).split()),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "trained_on": "FER2013 Training split (28,709 faces)" + (f", FER+ soft-label mix {cfg.ferplus_mix}" if cfg.ferplus_mix else ""),
+        "trained_on": "FER2013 Training split (28,709 faces)" + (f", FER+ soft-label mix {cfg.ferplus_mix}" if cfg.ferplus_mix else "")
+                      + (f", distilled from {len(cfg.teachers)} teacher(s), weight {cfg.distill}" if cfg.teachers and cfg.distill else ""),
         "selected_on": "FER2013 PublicTest accuracy",
         "best_epoch": best["epoch"] + 1,
         "epochs_run": len(history),

@@ -573,6 +573,27 @@ class BlazeFaceDetector:
         rows, scores = _drop_overlapping(rows, scores, rank)
         return _to_detections(rows, scores, w, h)
 
+    def detect_small(self, bgr: np.ndarray) -> list[Detection]:
+        """Faces that only the finer scans of ``scans`` find (those after the first), confirmed
+        as ``detect`` confirms them; [] when the image has no finer scan. The other half of a
+        search split over two frames: a stream whose every frame gets the first scan anyway
+        (``small_faces="never"``) gets this on some frames instead (``FrameAnalyzer``, fast mode).
+        ``small_faces="always"``: all of ``detect`` (its tiled search is the costly part);
+        "never": []."""
+        if self.small_faces != "auto":
+            return self.detect(bgr) if self.small_faces == "always" else []
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        h, w = bgr.shape[:2]
+        scales = self._scan_scales(max(h, w))[1:] if min(h, w) >= 2 else []
+        if not scales:
+            return []
+        rows, scores, _ = self._scan(bgr, bgr, 1, scales)
+        if not len(scores):
+            return []
+        rows, scores = _drop_overlapping(rows, scores, scores + (scores >= self.verify_below))
+        return _to_detections(rows, scores, w, h)
+
     def _scan_scales(self, long_side: int) -> list[float]:
         """The scales of ``scans`` for an image of ``long_side`` pixels, the scan input's longer
         side capped at ``max_scan_side`` (a large photo's smaller faces are not looked for); a
