@@ -275,3 +275,34 @@ def test_distillation_targets_are_the_teachers_mean_on_clean_faces(dataset, tmp_
     card = json.loads(train(cfg).with_suffix(".json").read_text())
     assert "distilled from 1 teacher(s), weight 0.5" in card["trained_on"] and card["config"]["teachers"] == [shipped]
     assert np.load(tmp_path / "distilled" / "teacher.npy").shape == (LIMIT, 7)
+
+
+def test_ensemble_graph_averages_the_members_log_probabilities(dataset, tmp_path):
+    """``training.ensemble``: one graph, the members' geometric mean at temperature T (two copies of
+    the shipped model at T=1 answer as it does, at T=2 its flattened answer); ``merge`` fits T on
+    PublicTest and writes a card the runtime classifier uses (mirror rule, "not sure" threshold)."""
+    import onnxruntime as ort
+
+    from moodtune.errors import MoodtuneError
+    from moodtune.training.data import load
+    from moodtune.training.ensemble import FLOOR, build, merge
+
+    shipped = ASSETS / "emotion.onnx"
+    faces = load(str(dataset)).subset("PublicTest").images[:32].astype(np.float32)[:, None]
+    single = EmotionClassifier.load(shipped)._run(faces[:, 0].astype(np.uint8), 256)
+    want = {1.0: single, 2.0: None}
+    logp = np.log(np.maximum(single, FLOOR))
+    flat = np.exp(logp / 2)
+    want[2.0] = flat / flat.sum(1, keepdims=True)
+    for t, expected in want.items():
+        sess = ort.InferenceSession(build([shipped, shipped], t).SerializeToString(), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"faces": faces})[0]
+        assert np.allclose(got, expected / expected.sum(1, keepdims=True), atol=2e-3), t
+    with pytest.raises(MoodtuneError):
+        build([shipped])
+    out = merge([shipped, shipped], tmp_path / "ens.onnx", data=load(str(dataset)))
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert len(card["members"]) == 2 and card["tta"] == "hflip-gated" and "uncertain_below" in card
+    assert card["temperature_scaling"]["temperature"] > 0
+    probs = EmotionClassifier.load(out).predict(faces[:, 0].astype(np.uint8))
+    assert probs.shape == (32, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
