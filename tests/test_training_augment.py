@@ -161,3 +161,14 @@ def test_patch_is_one_flat_rectangle():
 
 def test_deployment_policy_ranges_are_the_issues():
     assert DEPLOYMENT.frame == (0.9, 1.4) and DEPLOYMENT.rotate == 20.0 and DEPLOYMENT.jpeg_quality == (20, 90)
+
+
+def test_cli_augment_choices_are_the_policies():
+    """``moodtune train --augment`` offers exactly ``POLICIES``; ``camera`` is deployment's camera
+    families on basic's framing."""
+    from moodtune.cli.train import Augment
+    from moodtune.training.augment import BASIC, CAMERA, POLICIES
+
+    assert [a.value for a in Augment] == list(POLICIES)
+    assert (CAMERA.frame, CAMERA.rotate, CAMERA.p_patch) == (BASIC.frame, BASIC.rotate, BASIC.p_patch)
+    assert (CAMERA.p_light, CAMERA.p_lowres, CAMERA.p_mask) == (DEPLOYMENT.p_light, DEPLOYMENT.p_lowres, DEPLOYMENT.p_mask)

@@ -14,7 +14,10 @@ class Schedule(str, Enum):
 
 
 class Augment(str, Enum):
+    """The names of ``moodtune.training.augment.POLICIES`` (that module needs torch; a test checks they agree)."""
+
     deployment = "deployment"
+    camera = "camera"
     basic = "basic"
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +46,9 @@ def train(
                                                   help="warm start from an exported moodnet ONNX file (e.g. the shipped model)")] = None,
     logit_adjust: Annotated[float, typer.Option(min=0, max=5, metavar="TAU",
                                                 help="logit-adjusted loss CE(logits + TAU * log prior): favours macro recall (0: off)")] = 0.0,
-    augment: Annotated[Augment, typer.Option(help="deployment: camera-like blur, noise, light, JPEG...; "
-                                             "basic: framing, roll and mirror only")] = Augment.deployment,
+    augment: Annotated[Augment, typer.Option(help="deployment: camera-like light, blur, noise, JPEG, low resolution, "
+                                             "occlusion, framing 0.9-1.4x, roll ±20°; camera: the same camera families "
+                                             "on basic's framing; basic: framing 0.87-1.18x, roll ±10°, mirror, patches")] = Augment.deployment,
     teacher: Annotated[list[str] | None, typer.Option(metavar="ONNX", show_default=False,
                                                       help="a teacher model (repeat for an ensemble): their mean answer on "
                                                            "each unaugmented Training face joins the target (see --distill)")] = None,

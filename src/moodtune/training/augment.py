@@ -183,3 +183,9 @@ def occlude(x: torch.Tensor, g: torch.Generator, p: Policy = DEPLOYMENT) -> torc
 #: The augmentation of the runs before deployment augmentation (framing, roll ±10°, mirror, patches).
 BASIC = Policy(rotate=10.0, frame=(0.87, 1.18), shift=0.1, p_light=0, p_blur=0, p_noise=0, p_jpeg=0, p_lowres=0,
                p_patch=0.5, p_glasses=0, p_mask=0)
+#: Deployment's camera families (light, blur, noise, JPEG, low resolution, occlusion bands) on
+#: BASIC's framing and roll: the runtime's crop is FER2013's framing (``BlazeFaceDetector.frame_scale``)
+#: and its roll is aligned from the eyes, so the wider framing jitter of DEPLOYMENT may only cost.
+CAMERA = Policy(rotate=BASIC.rotate, frame=BASIC.frame, shift=BASIC.shift, p_patch=BASIC.p_patch)
+#: The policies by name (``moodtune train --augment``).
+POLICIES = {"deployment": DEPLOYMENT, "camera": CAMERA, "basic": BASIC}

@@ -33,7 +33,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     logit_adjust: float = 0.0  # tau of the logit-adjusted loss: CE(logits + tau * log prior); raw logits then favour macro recall
     init_onnx: str | None = None  # warm start from an exported moodnet (e.g. the shipped int8 model), see training.warmstart
-    augment: str = "deployment"  # "deployment" (training.augment.DEPLOYMENT) or "basic" (framing, roll, mirror only)
+    augment: str = "deployment"  # a name of training.augment.POLICIES: "deployment", "camera" or "basic"
     teachers: list[str] = field(default_factory=list)  # ONNX models whose mean answer on the clean face is distilled
     distill: float = 0.0  # target = (1-d) * the label target + d * the teachers' mean on the unaugmented face
     seed: int = 0

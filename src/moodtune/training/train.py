@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from moodtune.training.augment import BASIC, DEPLOYMENT, augment
+from moodtune.training.augment import POLICIES, augment
 from moodtune.training.checkpoint import TrainConfig, add_log_prior, load_model, predict
 from moodtune.training.data import FerData, load
 from moodtune.training.export import export_onnx, normalise, quantize_onnx
@@ -118,7 +118,7 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
             add_log_prior(model, -cfg.logit_adjust, counts)
         print(f"initialised from {cfg.init_onnx}")
     model = model.to(dev)
-    policy = {"deployment": DEPLOYMENT, "basic": BASIC}[cfg.augment]
+    policy = POLICIES[cfg.augment]
     channels_last = dev.type == "cpu" and channels_last_safe(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # the stubs lack memory_format
