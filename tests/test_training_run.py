@@ -306,3 +306,26 @@ def test_ensemble_graph_averages_the_members_log_probabilities(dataset, tmp_path
     assert card["temperature_scaling"]["temperature"] > 0
     probs = EmotionClassifier.load(out).predict(faces[:, 0].astype(np.uint8))
     assert probs.shape == (32, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_batchnorm_recalibration_takes_the_clean_faces_statistics(dataset, runs, tmp_path):
+    """``recalibrate_batchnorm``: the first BatchNorm's running mean becomes the mean of its input
+    over the given faces, the model's mode is kept; ``finish(clean_bn=True)`` says so in the card."""
+    from moodtune.training.checkpoint import recalibrate_batchnorm
+    from moodtune.training.data import load
+    from moodtune.training.train import finish
+
+    faces = torch.from_numpy(load(str(dataset)).subset("Training").images[:128])
+    model = create_model("moodnet").eval()
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    before = first.running_mean.clone()
+    assert recalibrate_batchnorm(model, faces, batch_size=128) >= 1 and not model.training
+    seen = []
+    hook = first.register_forward_hook(lambda m, i, o: seen.append(i[0].mean(dim=(0, 2, 3))))
+    with torch.no_grad():
+        model(train_mod.normalise(faces.float()[:, None]))
+    hook.remove()
+    assert torch.allclose(first.running_mean, seen[0], atol=1e-4) and not torch.allclose(before, first.running_mean)
+    run = shutil.copytree(runs["run"], tmp_path / "run")  # the shared run's exports stay as they are
+    card = json.loads(finish(run, clean_bn=True).with_suffix(".json").read_text())
+    assert card["batchnorm_statistics"].startswith("8192 unaugmented Training faces")

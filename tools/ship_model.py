@@ -45,10 +45,12 @@ def main() -> None:
                     help="mirror test-time augmentation: as the run was configured, none, in the graph for every face, "
                          "or in the runtime for unsure faces only (decide on PublicTest: "
                          "`moodtune eval runs/NAME/best.pt --split PublicTest [--tta]`)")
+    ap.add_argument("--clean-bn", action="store_true", help="export with the BatchNorm statistics of unaugmented "
+                    "Training faces (train.finish clean_bn), not the augmented batches'")
     ap.add_argument("--dry-run", action="store_true", help="export and compare on the development sets, ship nothing")
     ap.add_argument("--skip-export", action="store_true", help="the run is already exported (model.onnx and cards)")
     args = ap.parse_args()
-    onnx = args.run / "model.onnx" if args.skip_export else finish(args.run, tta=None if args.tta == "run" else args.tta)
+    onnx = args.run / "model.onnx" if args.skip_export else finish(args.run, tta=None if args.tta == "run" else args.tta, clean_bn=args.clean_bn)
     if args.precision == "int8":
         onnx = onnx.with_suffix(".int8.onnx")
     new, old = development_scores(onnx), development_scores(ASSETS / "emotion.onnx")

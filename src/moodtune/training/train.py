@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from moodtune.training.augment import POLICIES, augment
-from moodtune.training.checkpoint import TrainConfig, add_log_prior, load_model, predict
+from moodtune.training.checkpoint import TrainConfig, add_log_prior, load_model, predict, recalibrate_batchnorm
 from moodtune.training.data import FerData, load
 from moodtune.training.export import export_onnx, normalise, quantize_onnx
 from moodtune.training.zoo import MODELS, create_model
@@ -201,15 +201,26 @@ def train(cfg: TrainConfig, resume: bool = False, epochs: int | None = None) -> 
     return finish(out)
 
 
-def finish(out: Path, tta: str | None = None, calibrate: bool = True) -> Path:
+#: faces whose statistics ``finish(clean_bn=True)`` gives the BatchNorm layers
+CLEAN_BN_FACES = 8192
+
+
+def finish(out: Path, tta: str | None = None, calibrate: bool = True, clean_bn: bool = False) -> Path:
     """Export the best checkpoint of run ``out`` to ONNX with its model card (and the int8 copy);
     ``tta`` (one of ``export.TTA_MODES``) overrides the run's ``export_tta``. With ``calibrate`` the
-    temperature fitted on PublicTest goes into the graph and calibration figures into the cards."""
+    temperature fitted on PublicTest goes into the graph and calibration figures into the cards.
+    ``clean_bn``: the BatchNorm statistics of ``CLEAN_BN_FACES`` unaugmented Training faces
+    instead of the augmented batches' (``checkpoint.recalibrate_batchnorm``)."""
     from moodtune.training.calibrate import calibration_card, fit_temperature
 
     model, cfg, best = load_model(out / "best.pt")
     history = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
     data = load(cfg.data, ferplus=None)
+    if clean_bn:
+        faces = data.subset("Training")
+        faces = faces.sample(CLEAN_BN_FACES, cfg.seed + 1)
+        recalibrate_batchnorm(model, torch.from_numpy(faces.images))
+        model.eval()
     va = data.subset("PublicTest")
     if cfg.limit:
         va = va.sample(cfg.limit, cfg.seed)
@@ -228,6 +239,8 @@ def finish(out: Path, tta: str | None = None, calibrate: bool = True) -> Path:
         "train_minutes": round(sum(h["seconds"] for h in history) / 60, 1),
         "hardware": best.get("hardware", "unknown"),
         "config": asdict(cfg),
+        "batchnorm_statistics": (f"{CLEAN_BN_FACES} unaugmented Training faces (recalibrated after training)" if clean_bn
+                                 else "the training batches' (augmented)"),
     }
     if calibrate:
         single = calibration_card(torch.softmax(torch.from_numpy(logp / temperature), 1).numpy(), va.labels, temperature,
