@@ -482,7 +482,7 @@ def _save_gif(pngs: list[bytes], path: Path) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=1000, loop=0, optimize=True)
 
 
-def test_uncertain_face_says_not_sure(music_page, hopper_path):
+def test_uncertain_face_says_not_sure(music_page, hopper_path, astronaut_bgr, tmp_path):
     """A face the core marks ``uncertain`` is shown as "not sure" (the response is the server's, flagged here)."""
     pg = music_page
     pg.evaluate("""() => { const orig = window.fetch; window.flagUncertain = true;
@@ -494,7 +494,9 @@ def test_uncertain_face_says_not_sure(music_page, hopper_path):
     expect(pg.locator("#unsure")).to_be_visible()
     expect(pg.locator("#unsure")).to_have_text("not sure")
     pg.evaluate("() => { window.flagUncertain = false; }")
-    pg.set_input_files("#file", str(hopper_path))
+    smile = tmp_path / "smile.jpg"  # a face the model is sure of (Grace Hopper's portrait is not: neutral 0.42)
+    cv2.imwrite(str(smile), astronaut_bgr)
+    pg.set_input_files("#file", str(smile))
     expect(pg.locator("#tracks li").first).to_be_visible()
     assert not pg.locator("#unsure").is_visible()
 

@@ -37,7 +37,8 @@ def development_scores(onnx: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="training run folder holding best.pt")
+    ap.add_argument("run", type=Path, help="training run folder holding best.pt, or an exported .onnx model with its "
+                    "card (e.g. an ensemble from moodtune.training.ensemble), shipped as it is")
     ap.add_argument("--note", default="", help="free text for the card (e.g. 'interim: epoch 1 of 30')")
     ap.add_argument("--precision", choices=("int8", "float"), default="int8",
                     help="ship the static int8 model (about 3x faster on CPU) or the float one")
@@ -50,9 +51,13 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="export and compare on the development sets, ship nothing")
     ap.add_argument("--skip-export", action="store_true", help="the run is already exported (model.onnx and cards)")
     args = ap.parse_args()
-    onnx = args.run / "model.onnx" if args.skip_export else finish(args.run, tta=None if args.tta == "run" else args.tta, clean_bn=args.clean_bn)
-    if args.precision == "int8":
-        onnx = onnx.with_suffix(".int8.onnx")
+    if args.run.suffix == ".onnx":
+        onnx = args.run
+    else:
+        onnx = args.run / "model.onnx" if args.skip_export else finish(args.run, tta=None if args.tta == "run" else args.tta,
+                                                                       clean_bn=args.clean_bn)
+        if args.precision == "int8":
+            onnx = onnx.with_suffix(".int8.onnx")
     new, old = development_scores(onnx), development_scores(ASSETS / "emotion.onnx")
     print(f"candidate {onnx}: {new}\nshipped   {ASSETS / 'emotion.onnx'}: {old}")
     card_path = onnx.with_suffix(".json")

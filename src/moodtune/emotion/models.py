@@ -25,7 +25,8 @@ class ModelEntry:
 
 
 MODELS: tuple[ModelEntry, ...] = (
-    ModelEntry("moodnet", "compact VGG trained on FER2013 (+FER+ soft labels), int8, mirror TTA when unsure; the default",
+    ModelEntry("moodnet", "two compact VGGs trained on FER2013 (+FER+ soft labels; one with camera-like augmentation) "
+               "as one int8 graph, mirror TTA when unsure; the default",
                "emotion.onnx"),
 )
 DEFAULT_MODEL = "moodnet"

@@ -21,7 +21,8 @@ from moodtune.errors import MoodtuneError
 
 def onnx_weights(path: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(op, weight, bias) of each Conv/Gemm in graph order, int8 initialisers dequantised
-    (``scale * (q - zero_point)``, per output channel)."""
+    (``scale * (q - zero_point)``, per output channel). Of an ensemble graph
+    (``training.ensemble``, node names ``m0_...``, ``m1_...``) only its first member's."""
     import onnx
     from onnx import numpy_helper
 
@@ -38,8 +39,11 @@ def onnx_weights(path: str | Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
         shape = (-1,) + (1,) * (q.ndim - 1) if np.ndim(scale) else ()
         return ((q.astype(np.float32) - np.reshape(zp, shape).astype(np.float32)) * np.reshape(scale, shape)).astype(np.float32)
 
+    nodes = list(model.graph.node)
+    if any(n.name.startswith("m1_") for n in nodes):
+        nodes = [n for n in nodes if n.name.startswith("m0_")]
     out = []
-    for n in model.graph.node:
+    for n in nodes:
         if n.op_type in ("Conv", "Gemm"):
             w = value(n.input[1])
             b = value(n.input[2]) if len(n.input) > 2 and n.input[2] else np.zeros(w.shape[0], np.float32)
