@@ -38,3 +38,24 @@ def test_ray_engine_prints_the_local_lines(shared_data, tmp_path, capsys):
     assert sum(len(x.get("faces", [])) for x in lines) >= 4
     assert main(["analyze", str(folder / photos[1].name), "--engine", "ray"]) == 0
     assert len(json.loads(capsys.readouterr().out)["faces"]) >= 1
+
+
+def test_ray_notices_go_to_stderr(monkeypatch, tmp_path, capsys):
+    """What Ray's driver prints while the job runs (e.g. "(raylet) A worker died ...", printed from
+    its own thread) lands on stderr; stdout keeps the JSON lines only."""
+    import moodtune.engines.ray_batch as engine
+
+    def job(paths, **kwargs):
+        print("(raylet) A worker died or was killed while executing a task")
+        yield {"path": str(paths[0]), "faces": []}
+        print("(raylet) another notice")
+        yield {"path": str(paths[0]), "error": "damaged"}
+
+    monkeypatch.setattr(engine, "analyze_with_ray", job)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    assert main(["analyze", str(photo), "--engine", "ray"]) == 1
+    captured = capsys.readouterr()
+    assert [json.loads(x) for x in captured.out.splitlines()] == [{"path": str(photo), "faces": []},
+                                                                    {"path": str(photo), "error": "damaged"}]
+    assert "(raylet) A worker died" in captured.err and "another notice" in captured.err

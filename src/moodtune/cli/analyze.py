@@ -3,7 +3,9 @@ here (``--engine local``) or on a Ray cluster (``--engine ray``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -94,10 +96,14 @@ def analyze_on_ray(paths: list[Path], address: str | None, out: Path | None, wor
     from moodtune.engines.ray_batch import analyze_with_ray  # imports ray only when called
 
     failed = False
-    for obj in analyze_with_ray(paths, address=address, out=out, num_workers=workers, detector=detector, model=model,
-                                every=every, half_life=half_life):
-        failed = failed or "error" in obj
-        print(json.dumps(obj), flush=True)
+    lines = sys.stdout
+    # Ray's driver prints its own notices ("(raylet) A worker died ...") with print(): to stderr
+    # while the job runs, so that stdout holds the JSON lines only
+    with contextlib.redirect_stdout(sys.stderr):
+        for obj in analyze_with_ray(paths, address=address, out=out, num_workers=workers, detector=detector, model=model,
+                                    every=every, half_life=half_life):
+            failed = failed or "error" in obj
+            print(json.dumps(obj), file=lines, flush=True)
     return 1 if failed else 0
 
 
