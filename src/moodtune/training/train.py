@@ -219,8 +219,7 @@ def finish(out: Path, tta: str | None = None, calibrate: bool = True, clean_bn: 
     if clean_bn:
         faces = data.subset("Training")
         faces = faces.sample(CLEAN_BN_FACES, cfg.seed + 1)
-        recalibrate_batchnorm(model, torch.from_numpy(faces.images))
-        model.eval()
+        recalibrate_batchnorm(model, torch.from_numpy(faces.images))  # keeps the model in eval mode
     va = data.subset("PublicTest")
     if cfg.limit:
         va = va.sample(cfg.limit, cfg.seed)

@@ -530,9 +530,7 @@ class BlazeFaceDetector:
         if not len(scores) and cut:
             # a face cut by the image's edge: the full-range model sees those (one letterboxed run)
             rows, scores = weighted_nms(*whole(self.full))
-        # where both models see a face, a confident short-range box (the box FRAME_SCALE was
-        # measured on) is kept; otherwise the better score wins
-        rank = scores + (scores >= self.verify_below)
+        rank = self._rank(scores)
         if self.small_faces == "always":
             # the whole image in squares of its shorter side (no letterbox: 2 for 4:3 or 16:9)
             mid, mx, my = _thumbnail(work, FULL_RANGE.size, pick=min)
@@ -591,8 +589,13 @@ class BlazeFaceDetector:
         rows, scores, _ = self._scan(bgr, bgr, 1, scales)
         if not len(scores):
             return []
-        rows, scores = _drop_overlapping(rows, scores, scores + (scores >= self.verify_below))
+        rows, scores = _drop_overlapping(rows, scores, self._rank(scores))
         return _to_detections(rows, scores, w, h)
+
+    def _rank(self, scores: np.ndarray) -> np.ndarray:
+        """Order for merging detections: where both models see a face, a confident short-range box
+        (the box ``frame_scale`` was measured on) is kept; otherwise the better score wins."""
+        return scores + (scores >= self.verify_below)
 
     def _scan_scales(self, long_side: int) -> list[float]:
         """The scales of ``scans`` for an image of ``long_side`` pixels, the scan input's longer
