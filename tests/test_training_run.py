@@ -279,31 +279,46 @@ def test_distillation_targets_are_the_teachers_mean_on_clean_faces(dataset, tmp_
 
 def test_ensemble_graph_averages_the_members_log_probabilities(dataset, tmp_path):
     """``training.ensemble``: one graph, the members' geometric mean at temperature T (two copies of
-    the shipped model at T=1 answer as it does, at T=2 its flattened answer); ``merge`` fits T on
-    PublicTest and writes a card the runtime classifier uses (mirror rule, "not sure" threshold)."""
+    one network at T=1 answer as it does, at T=2 its flattened answer); an ensemble given as a
+    member joins with its networks (the shipped ensemble rebuilt from itself answers as it does;
+    with a third network each of the three weighs a third); ``merge`` fits T on PublicTest and
+    writes a card the runtime classifier uses (mirror rule, "not sure" threshold)."""
+    import onnx
     import onnxruntime as ort
 
     from moodtune.errors import MoodtuneError
     from moodtune.training.data import load
-    from moodtune.training.ensemble import FLOOR, build, merge
+    from moodtune.training.ensemble import FLOOR, build, merge, networks
 
     shipped = ASSETS / "emotion.onnx"
     faces = load(str(dataset)).subset("PublicTest").images[:32].astype(np.float32)[:, None]
-    single = EmotionClassifier.load(shipped)._run(faces[:, 0].astype(np.uint8), 256)
-    want = {1.0: single, 2.0: None}
-    logp = np.log(np.maximum(single, FLOOR))
-    flat = np.exp(logp / 2)
-    want[2.0] = flat / flat.sum(1, keepdims=True)
-    for t, expected in want.items():
-        sess = ort.InferenceSession(build([shipped, shipped], t).SerializeToString(), providers=["CPUExecutionProvider"])
-        got = sess.run(None, {"faces": faces})[0]
-        assert np.allclose(got, expected / expected.sum(1, keepdims=True), atol=2e-3), t
+
+    def answer(model) -> np.ndarray:
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(None, {"faces": faces})[0]
+
+    def geometric(probs: list[np.ndarray], t: float = 1.0) -> np.ndarray:
+        p = np.exp(np.mean([np.log(np.maximum(q, FLOOR)) for q in probs], axis=0) / t)
+        return p / p.sum(1, keepdims=True)
+
+    nets = networks(onnx.load(str(shipped)))
+    assert len(nets) == 2 and networks(nets[0]) == [nets[0]]
+    first = tmp_path / "first.onnx"
+    onnx.save(nets[0], str(first))
+    p0, p1 = answer(nets[0]), answer(nets[1])
+    assert np.allclose(p0.sum(1), 1, atol=2e-2) and not np.allclose(p0, p1, atol=1e-2)  # int8: steps of 1/255
+    for t in (1.0, 2.0):
+        assert np.allclose(answer(build([first, first], t)), geometric([p0], t), atol=2e-3), t
+    t_shipped = json.loads(shipped.with_suffix(".json").read_text())["temperature_scaling"]["temperature"]
+    assert np.allclose(answer(build([shipped], t_shipped)), answer(onnx.load(str(shipped))), atol=1e-5)
+    assert np.allclose(answer(build([shipped, first])), geometric([p0, p1, p0]), atol=2e-3)
     with pytest.raises(MoodtuneError):
-        build([shipped])
-    out = merge([shipped, shipped], tmp_path / "ens.onnx", data=load(str(dataset)))
+        build([first])
+    out = merge([shipped, first], tmp_path / "ens.onnx", data=load(str(dataset)))
     card = json.loads(out.with_suffix(".json").read_text())
-    assert len(card["members"]) == 2 and card["tta"] == "hflip-gated" and "uncertain_below" in card
-    assert card["temperature_scaling"]["temperature"] > 0
+    assert [m["file"] for m in card["members"]][2] == "first.onnx" and len(card["members"]) == 3
+    assert card["epochs_run"][:2] == json.loads(shipped.with_suffix(".json").read_text())["epochs_run"]
+    assert card["tta"] == "hflip-gated" and "uncertain_below" in card and card["temperature_scaling"]["temperature"] > 0
     probs = EmotionClassifier.load(out).predict(faces[:, 0].astype(np.uint8))
     assert probs.shape == (32, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
 

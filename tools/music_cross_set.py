@@ -8,11 +8,18 @@ that scores best on that set alone (mean P@50 over the rows of ``moodtune eval m
 a bar), then scores it on the other set: fit on one, score on the other, both ways, next to the
 shipped constants. A rule that only holds on the set it was fitted on shows up as a drop.
 
-Usage: ``python tools/music_cross_set.py`` (needs ../shared/data/music).
+``--ceiling`` adds what the audio features can carry at all: for each set and label, a
+gradient-boosted classifier fitted on that very set (5-fold cross-validated, so each track is
+scored by a model that never saw it) ranks the tracks, and its P@50 is the label's ceiling for
+any rule built on these features; the shipped rule's P@50 for the same label stands beside it.
+
+Usage: ``python tools/music_cross_set.py [--ceiling]`` (needs ../shared/data/music and
+scikit-learn, from ``moodtune[train]``).
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
 
@@ -41,7 +48,46 @@ def score(path) -> dict:
             "bars": sum(bool(r["passed"]) for r in rows) + bool(res["lift"]["passed"]), "of": len(rows) + 1}
 
 
+#: Audio features the ceiling's classifier reads (those both dev sets have).
+CEILING_FEATURES = ["valence", "energy", "acousticness", "instrumentalness", "tempo", "loudness", "danceability",
+                    "speechiness", "liveness"]
+#: The label each ceiling row scores, and the ``moodtune eval music`` row whose P@50 is the rule's.
+CEILING_ROWS = {"Calm": "angry, calm", "Happy": "happy, match (strict)", "Sad": "sad, match (strict)"}
+
+
+def ceiling(path, k: int = 50, seed: int = 0) -> dict[str, float]:
+    """Cross-validated P@k of a classifier fitted on ``path`` itself, per label of ``CEILING_ROWS``."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    df = pd.read_csv(path).dropna(subset=CEILING_FEATURES + ["mood"])
+    x = df[CEILING_FEATURES].to_numpy(float)
+    out = {}
+    for label in CEILING_ROWS:
+        y = (df["mood"].str.capitalize() == label).to_numpy()
+        model = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150, random_state=seed)
+        p = cross_val_predict(model, x, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba")
+        out[label] = float(y[np.argsort(-p[:, 1], kind="stable")[:k]].mean())
+    return out
+
+
+def print_ceiling(paths) -> None:
+    print("\n| set | label | random | shipped rule P@50 | ceiling P@50 (fitted on the set, cross-validated) |")
+    print("|---|---|---|---|---|")
+    for p in paths:
+        res = E.evaluate(p)
+        rows = {r["case"]: r for r in res["cases"]}
+        ceil = ceiling(p)
+        for label, case in CEILING_ROWS.items():
+            print(f"| {p.name} | {label} | {rows[case]['random']:.2f} | {rows[case]['precision']['50']:.2f} | {ceil[label]:.2f} |")
+
+
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ceiling", action="store_true", help="also print what the audio features can carry per label")
+    args = ap.parse_args()
     paths = E.dev_set_paths()
     if len(paths) < 2:
         print("needs both dev sets under ../shared/data/music", file=sys.stderr)
@@ -67,6 +113,8 @@ def main() -> int:
             own = " (fitted here)" if label == p.name else ""
             print(f"| {label} | {', '.join(f'{x:g}' for x in combo)} | {p.name}{own} | {s['mean']:.3f} | {s['calm']:.2f} | "
                   f"{s['happy strict']:.2f} | {s['sad strict']:.2f} | {s['bars']}/{s['of']} |")
+    if args.ceiling:
+        print_ceiling(paths)
     return 0
 
 

@@ -2,6 +2,9 @@
 
     python -m moodtune.training.ensemble OUT.onnx MEMBER.onnx MEMBER.onnx [...]
 
+A member may itself be an ensemble (e.g. the shipped model): its networks join as members of
+their own, so every network gets the same weight.
+
 Every member takes raw pixels ``faces`` (N, 1, S, S) and ends in its own temperature and
 softmax (``training.export``). The ensemble takes the same input and answers
 ``softmax(mean_i log p_i / T)``: the members' geometric mean, recalibrated by a temperature ``T``
@@ -25,20 +28,67 @@ from moodtune.errors import MoodtuneError
 FLOOR = 1e-4
 
 
+def networks(model):
+    """The member networks of an ensemble ``ModelProto`` (each as a model of its own, named like
+    the ensemble's input and output), or ``[model]`` when it is a single network."""
+    from onnx import helper
+
+    graph = model.graph
+    name_out = graph.output[0].name
+    count = 0
+    while any(n.output and n.output[0] == f"m{count}_{name_out}" for n in graph.node):
+        count += 1
+    if not count:
+        return [model]
+    produced = {o: n for n in graph.node for o in n.output}
+    inits = {t.name: t for t in graph.initializer}
+    out = []
+    for i in range(count):
+        prefix, needed, seen, stack = f"m{i}_", [], set(), [f"m{i}_{name_out}"]
+        while stack:  # the nodes this member's output depends on, walked back from it
+            name = stack.pop()
+            node = produced.get(name)
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            needed.append(node)
+            stack.extend(node.input)
+        nodes = [helper.make_node(n.op_type, list(n.input), [name_out if o == f"{prefix}{name_out}" else o for o in n.output],
+                                  name=n.name, domain=n.domain, **{a.name: helper.get_attribute_value(a) for a in n.attribute})
+                 for n in graph.node if id(n) in seen]  # graph order is topological
+        used = {i for n in nodes for i in n.input}
+        member = helper.make_graph(nodes, f"member{i}", [graph.input[0]], [graph.output[0]],
+                                   [t for name, t in inits.items() if name in used])
+        out.append(helper.make_model(member, opset_imports=list(model.opset_import), ir_version=model.ir_version))
+    return out
+
+
+def _member_cards(path: Path) -> list[dict]:
+    """One card per network of the model at ``path``: an ensemble's card lists its members."""
+    card = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+    if "members" not in card:
+        return [{"name": path.stem, **card, "file": path.name}]
+    shared = {k: card[k] for k in ("tta", "tta_gate", "input_size", "precision") if k in card}
+    n, epochs = len(card["members"]), card.get("epochs_run") or []
+    return [{**shared, "name": Path(m["file"]).stem, "epochs_run": epochs[i] if i < len(epochs) else None,
+             "parameters": card.get("parameters", 0) // n,  # older cards: equal members; newer ones say
+             **{k: v for k, v in m.items() if v is not None}} for i, m in enumerate(card["members"])]
+
+
 def build(members: list[Path], temperature: float = 1.0):
     """The ensemble's ``onnx.ModelProto`` (see the module docstring)."""
     import onnx
     from onnx import TensorProto, compose, helper
 
-    if len(members) < 2:
+    models = [net for m in members for net in networks(onnx.load(str(m)))]
+    if len(models) < 2:
         raise MoodtuneError("an ensemble needs at least two member models")
-    models = [onnx.load(str(m)) for m in members]
     first = models[0].graph
     name_in, name_out = first.input[0].name, first.output[0].name
     nodes, inits, logs = [], [], []
     for i, m in enumerate(models):
         if (m.graph.input[0].name, m.graph.output[0].name) != (name_in, name_out):
-            raise MoodtuneError(f"{members[i]}: input/output names differ from {members[0]}")
+            raise MoodtuneError(f"member {i + 1}: input/output names differ from the first member's")
         p = compose.add_prefix(m, f"m{i}_", rename_inputs=False)
         nodes.extend(p.graph.node)
         inits.extend(p.graph.initializer)
@@ -65,19 +115,19 @@ def merge(members: list[Path], out: Path, data=None) -> Path:
     from moodtune.training.evaluate import evaluate
 
     out = Path(out)
-    cards = [json.loads(m.with_suffix(".json").read_text()) if m.with_suffix(".json").is_file() else {} for m in members]
+    cards = [c for m in members for c in _member_cards(m)]
     onnx.save(build(members), str(out))
     out.with_suffix(".json").write_text("{}\n")  # no mirror pass while the temperature is fitted
     ev = evaluate(str(out), "PublicTest", data=data)
     temperature = fit_temperature(np.log(np.clip(ev.probabilities, 1e-12, None)), ev.labels)
     onnx.save(build(members, temperature), str(out))
     card = {
-        "name": "ensemble of " + " + ".join(c.get("name", m.stem) for c, m in zip(cards, members, strict=True)),
-        "members": [{"file": m.name, "trained_on": c.get("trained_on"), "config": c.get("config"),
+        "name": "ensemble of " + " + ".join(c["name"] for c in cards),
+        "members": [{"file": c["file"], "trained_on": c.get("trained_on"), "config": c.get("config"),
                      "public_test_accuracy": c.get("public_test_accuracy"), "private_test": c.get("private_test"),
-                     "batchnorm_statistics": c.get("batchnorm_statistics")} for c, m in zip(cards, members, strict=True)],
-        "architecture": f"{len(members)} networks in one graph ("
-                        + "; ".join(c.get("architecture", c.get("name", m.stem)) for c, m in zip(cards, members, strict=True)) + ")",
+                     "batchnorm_statistics": c.get("batchnorm_statistics"), "epochs_run": c.get("epochs_run"),
+                     "parameters": c.get("parameters")} for c in cards],
+        "architecture": f"{len(cards)} networks in one graph (" + "; ".join(c.get("architecture", c["name"]) for c in cards) + ")",
         "trained_on": "; ".join(sorted({c.get("trained_on", "?") for c in cards})),
         "epochs_run": [c.get("epochs_run") for c in cards],
         "rule": f"softmax(mean of the members' log-probabilities / T), probabilities floored at {FLOOR}",
