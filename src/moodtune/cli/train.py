@@ -50,7 +50,8 @@ def train(
     augment: Annotated[Augment, typer.Option(help="deployment: camera-like light, blur, noise, JPEG, low resolution, "
                                              "occlusion, framing 0.9-1.4x, roll ±20°; camera: the same camera families "
                                              "on basic's framing; robust: deployment with low light, blur, low resolution and a "
-                                             "covered lower face about twice as often; basic: framing 0.87-1.18x, roll ±10°, mirror, patches")] = Augment.deployment,
+                                             "covered lower face about twice as often; "
+                                             "basic: framing 0.87-1.18x, roll ±10°, mirror, patches")] = Augment.deployment,
     teacher: Annotated[list[str] | None, typer.Option(metavar="ONNX", show_default=False,
                                                       help="a teacher model (repeat for an ensemble): their mean answer on "
                                                            "each unaugmented Training face joins the target (see --distill)")] = None,
