@@ -31,36 +31,22 @@ FLOOR = 1e-4
 def networks(model):
     """The member networks of an ensemble ``ModelProto`` (each as a model of its own, named like
     the ensemble's input and output), or ``[model]`` when it is a single network."""
-    from onnx import helper
+    from onnx.shape_inference import infer_shapes
+    from onnx.utils import Extractor
 
-    graph = model.graph
-    name_out = graph.output[0].name
-    count = 0
-    while any(n.output and n.output[0] == f"m{count}_{name_out}" for n in graph.node):
-        count += 1
-    if not count:
-        return [model]
-    produced = {o: n for n in graph.node for o in n.output}
-    inits = {t.name: t for t in graph.initializer}
-    out = []
-    for i in range(count):
-        prefix, needed, seen, stack = f"m{i}_", [], set(), [f"m{i}_{name_out}"]
-        while stack:  # the nodes this member's output depends on, walked back from it
-            name = stack.pop()
-            node = produced.get(name)
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            needed.append(node)
-            stack.extend(node.input)
-        nodes = [helper.make_node(n.op_type, list(n.input), [name_out if o == f"{prefix}{name_out}" else o for o in n.output],
-                                  name=n.name, domain=n.domain, **{a.name: helper.get_attribute_value(a) for a in n.attribute})
-                 for n in graph.node if id(n) in seen]  # graph order is topological
-        used = {i for n in nodes for i in n.input}
-        member = helper.make_graph(nodes, f"member{i}", [graph.input[0]], [graph.output[0]],
-                                   [t for name, t in inits.items() if name in used])
-        out.append(helper.make_model(member, opset_imports=list(model.opset_import), ir_version=model.ir_version))
-    return out
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    produced = {o for n in model.graph.node for o in n.output}
+    out: list = []
+    extractor = Extractor(infer_shapes(model)) if f"m0_{name_out}" in produced else None
+    while extractor and f"m{len(out)}_{name_out}" in produced:
+        member_out = f"m{len(out)}_{name_out}"
+        net = extractor.extract_model([name_in], [member_out])
+        for node in net.graph.node:
+            node.output[:] = [name_out if o == member_out else o for o in node.output]
+        net.graph.output[0].name = name_out
+        del net.graph.value_info[:]  # the inferred shapes would rename the input in ``build``'s prefixing
+        out.append(net)
+    return out or [model]
 
 
 def _member_cards(path: Path) -> list[dict]:
