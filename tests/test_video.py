@@ -262,6 +262,35 @@ def test_live_mode_follows_a_small_face_next_to_a_large_one(hopper_bgr):
         assert 470 - 2 * i < small_face.box[0] < 560 - 2 * i
 
 
+def test_fine_search_frames_classify_only_new_faces(hopper_bgr, monkeypatch):
+    """Fast mode's fine-search frame (the second of a stream) classifies only the face it finds
+    new; the face tracked since the first frame keeps that frame's reading in its new box. The
+    frame after classifies both again."""
+    big = cv2.resize(hopper_bgr, (256, 300), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(hopper_bgr, (77, 90), interpolation=cv2.INTER_AREA)
+    an = FrameAnalyzer(fast=True, unit="frames")
+    crops_per_call: list[int] = []
+    predict = an.analyzer.classifier.predict
+
+    def counting(crops, *args, **kwargs):
+        crops_per_call.append(len(crops))
+        return predict(crops, *args, **kwargs)
+
+    monkeypatch.setattr(an.analyzer.classifier, "predict", counting)
+    seen, searches = [], []
+    for i in range(3):
+        frame = np.full((480, 640, 3), 100, np.uint8)
+        frame[90:390, 40 + 3 * i : 296 + 3 * i] = big
+        frame[200:290, 480 - 2 * i : 557 - 2 * i] = small
+        seen.append({f.track: f for f in an.process(frame)})
+        searches.append(an.last_search)
+    assert searches == ["coarse", "fine", "coarse"] and crops_per_call == [1, 1, 2]
+    assert sorted(seen[1]) == [1, 2] and sorted(seen[2]) == [1, 2]
+    carried = seen[1][1].raw
+    assert carried.box != seen[0][1].raw.box  # the new box ...
+    assert carried.probability_vector() == pytest.approx(seen[0][1].raw.probability_vector())  # ... the last reading
+
+
 def test_iter_video_time_range(moving_face_video):
     """``start``/``end``: the range's sampled frames, numbered as in the file (what Ray's video parts use)."""
     an = Analyzer()

@@ -271,9 +271,11 @@ class FrameAnalyzer:
     ``fast``: with BlazeFace, every frame gets the detector's first, coarse scan (faces larger
     than about an eighth of the frame), except every ``full_search_every``-th frame (from the
     second on), which gets its finer scans instead (``BlazeFaceDetector.detect_small``: a full
-    search split over two frames, so no frame pays for both); tracked faces a frame's search
-    misses are looked for again in a square of ``follow_zoom`` times their last box, where they
-    are large for the model. A frame costs about the same with or without faces (live video).
+    search split over two frames, so no frame pays for both); on those frames a face that
+    continues a track seen on the frame before keeps that frame's reading, and only new faces
+    are classified. Tracked faces a frame's search misses are looked for again in a square of
+    ``follow_zoom`` times their last box, where they are large for the model. A frame costs
+    about the same with or without faces (live video).
     ``full_search_every=1``: the whole detector on every frame.
     ``half_life``/``unit``: smoothing, see ``EmaSmoother`` ("seconds" uses the ``at`` passed to
     ``process``, by default the monotonic clock; "frames" counts ``process`` calls).
@@ -305,11 +307,13 @@ class FrameAnalyzer:
         self.smoother = EmaSmoother(half_life=half_life, unit=unit)
         self.frames = 0
         self.last_search = "full"  # "full", "fine" or "coarse": what the last ``detect`` ran
+        self._readings: dict[int, tuple[FaceResult, bool]] = {}  # each track's reading on the last frame
 
     def reset(self) -> None:
         """Forget all tracks and averages (e.g. when the camera changes)."""
         self.tracker.reset()
         self.smoother.reset()
+        self._readings = {}
         self._since_full = self.full_search_every - 2
 
     def detect(self, bgr: np.ndarray) -> tuple[list[Detection], FaceDetector]:
@@ -348,7 +352,31 @@ class FrameAnalyzer:
 
     def _analyze(self, bgr: np.ndarray) -> list[tuple[FaceResult, bool]]:
         detections, det = self.detect(bgr)
-        return self.analyzer._judged([(bgr, detections, det)])[0]
+        if self.last_search != "fine":
+            return self.analyzer._judged([(bgr, detections, det)])[0]
+        carried, new = self._carried(detections)
+        judged = self.analyzer._judged([(bgr, new, det)])[0] + carried
+        return sorted(judged, key=lambda fj: -(fj[0].box[2] * fj[0].box[3]))
+
+    def _carried(self, detections: list[Detection]) -> tuple[list[tuple[FaceResult, bool]], list[Detection]]:
+        """(readings carried over, detections to classify) for a fine-search frame, the costliest
+        of a fast stream: a detection that continues a track seen on the frame before keeps
+        that track's last reading in its new box, so it costs no classifier call."""
+        live = [t for t in self.tracker.tracks if t.missed == 0 and t.id in self._readings]
+        if not live or not detections:
+            return [], list(detections)
+        overlap = iou_matrix([d.box for d in detections], [t.box for t in live])
+        carried, new = [], []
+        for d, row in zip(detections, overlap, strict=True):
+            best = int(row.argmax())
+            if row[best] < self.tracker.iou_threshold:
+                new.append(d)
+                continue
+            raw, judgeable = self._readings[live[best].id]
+            face = FaceResult.from_probabilities(d.box, raw.probability_vector(), d.score, d.keypoints,
+                                                 self.analyzer.uncertain_below, judgeable)
+            carried.append((face, judgeable))
+        return carried, new
 
     def process(self, bgr: np.ndarray, at: float | None = None) -> list[TrackedFace]:
         """Faces of one frame with track ids and smoothed probabilities, largest first.
@@ -376,6 +404,7 @@ class FrameAnalyzer:
     def _track(self, judged: Sequence[tuple[FaceResult, bool]], at: float) -> list[TrackedFace]:
         ids = self.tracker.update([f.box for f, _ in judged])
         self.smoother.forget(self.tracker.dropped)
+        self._readings = dict(zip(ids, judged, strict=True))
         out = []
         for tid, (raw, judgeable) in zip(ids, judged, strict=True):
             probs = self.smoother.update(tid, raw.probability_vector(), at)
