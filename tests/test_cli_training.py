@@ -28,7 +28,9 @@ def test_train_options_reach_the_run(dataset, tmp_path, capsys):  # noqa: F811
     assert (cfg["init_onnx"], cfg["logit_adjust"], cfg["augment"]) == (str(ASSETS / "emotion.onnx"), 1.0, "basic")
     assert (out / "model.onnx").is_file()
     assert main(["train", "moodnet", "--augment", "heavy"]) == 2
-    assert "'heavy' is not one of 'deployment', 'camera', 'basic'" in capsys.readouterr().err
+    from moodtune.training.augment import POLICIES
+
+    assert "'heavy' is not one of " + ", ".join(f"'{p}'" for p in POLICIES) in capsys.readouterr().err
 
 
 def test_eval_robustness_card(dataset, tmp_path, capsys):  # noqa: F811
