@@ -36,9 +36,11 @@ def networks(model):
 
     name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
     produced = {o for n in model.graph.node for o in n.output}
+    if f"m0_{name_out}" not in produced:
+        return [model]
+    extractor = Extractor(infer_shapes(model))
     out: list = []
-    extractor = Extractor(infer_shapes(model)) if f"m0_{name_out}" in produced else None
-    while extractor and f"m{len(out)}_{name_out}" in produced:
+    while f"m{len(out)}_{name_out}" in produced:
         member_out = f"m{len(out)}_{name_out}"
         net = extractor.extract_model([name_in], [member_out])
         for node in net.graph.node:
@@ -46,7 +48,7 @@ def networks(model):
         net.graph.output[0].name = name_out
         del net.graph.value_info[:]  # the inferred shapes would rename the input in ``build``'s prefixing
         out.append(net)
-    return out or [model]
+    return out
 
 
 def _member_cards(path: Path) -> list[dict]:
