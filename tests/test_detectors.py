@@ -320,3 +320,85 @@ def test_empty_textured_frame_has_no_face():
     from moodtune.vision.blazeface import BlazeFaceDetector
 
     assert BlazeFaceDetector().detect(textured_frame()) == []
+
+
+def _blazeblock_graph(seed: int = 0):
+    """A small BlazeFace-like ONNX graph with random weights: a 5x5 stride-2 stem, residual
+    blocks whose skip connections pad channels (24 → 28 → 36) or max-pool, a 2x resize, and a
+    head through Transpose/Reshape, like the converted MediaPipe models."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+
+    def conv(x, cin, cout, k, stride=1, group=1, name=""):
+        w = rng.normal(0, 0.3, (cout, cin // group, k, k)).astype(np.float32)
+        inits.extend([numpy_helper.from_array(w, f"{name}/w"), numpy_helper.from_array(rng.normal(0, 0.1, cout).astype(np.float32), f"{name}/b")])
+        total = k - stride  # TensorFlow's "same" padding, as the converted models have it
+        pads = [total // 2] * 2 + [total - total // 2] * 2
+        nodes.append(helper.make_node("Conv", [x, f"{name}/w", f"{name}/b"], [name], kernel_shape=[k, k], strides=[stride] * 2,
+                                      pads=pads, group=group))
+        return name
+
+    def block(x, cin, cout, stride, name):
+        main = conv(conv(x, cin, cin, 3, stride, cin, f"{name}/dw"), cin, cout, 1, name=f"{name}/pw")
+        skip = x
+        if stride == 2:
+            nodes.append(helper.make_node("MaxPool", [x], [f"{name}/pool"], kernel_shape=[2, 2], strides=[2, 2]))
+            skip = f"{name}/pool"
+        if cout > cin:
+            inits.append(numpy_helper.from_array(np.array([0, 0, 0, 0, 0, cout - cin, 0, 0], np.int64), f"{name}/pads"))
+            nodes.append(helper.make_node("Pad", [skip, f"{name}/pads"], [f"{name}/padded"], mode="constant"))
+            skip = f"{name}/padded"
+        nodes.append(helper.make_node("Add", [skip, main], [f"{name}/add"]))
+        nodes.append(helper.make_node("Relu", [f"{name}/add"], [f"{name}/out"]))
+        return f"{name}/out"
+
+    nodes.append(helper.make_node("Relu", [conv("input", 3, 24, 5, 2, name="stem")], ["stem/out"]))
+    x = block(block(block("stem/out", 24, 24, 1, "b1"), 24, 28, 1, "b2"), 28, 36, 2, "b3")
+    inits.extend([numpy_helper.from_array(np.zeros(0, np.float32), "up/empty"), numpy_helper.from_array(np.array([1, 36, 16, 16], np.int64), "up/sizes")])
+    nodes.append(helper.make_node("Resize", [x, "up/empty", "up/empty", "up/sizes"], ["up"], mode="nearest"))
+    head = conv("up", 36, 16, 1, name="head")
+    nodes.append(helper.make_node("Transpose", [head], ["head/t"], perm=[0, 2, 3, 1]))
+    inits.append(numpy_helper.from_array(np.array([1, -1, 16], np.int64), "head/shape"))
+    nodes.append(helper.make_node("Reshape", ["head/t", "head/shape"], ["regressors"]))
+    graph = helper.make_graph(nodes, "blazeblocks", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("regressors", onnx.TensorProto.FLOAT, [1, 256, 16])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], ir_version=7)
+
+
+def test_pad_channels_keeps_the_outputs_and_pads_to_blocks():
+    """``tools/convert_blazeface.py``'s ``pad_channels`` (which the shipped detector models went
+    through): the same outputs, every inner convolution's channels a multiple of 16, the
+    channel ``Pad`` that padding makes unnecessary gone, and the head's outputs kept."""
+    import importlib.util
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    spec = importlib.util.spec_from_file_location("convert_blazeface", Path(__file__).resolve().parents[1] / "tools" / "convert_blazeface.py")
+    assert spec and spec.loader
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    model = _blazeblock_graph()
+    onnx.checker.check_model(model, full_check=True)
+    padded = _blazeblock_graph()
+    tool.pad_channels(padded)
+    onnx.checker.check_model(padded, full_check=True)
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 32, 32)).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]  # noqa: E731
+    want, got = run(model), run(padded)
+    assert want.shape == got.shape == (1, 256, 16) and np.abs(want).max() > 0.1
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    weights = {t.name: numpy_helper.to_array(t) for t in padded.graph.initializer}
+    for node in padded.graph.node:
+        if node.op_type == "Conv" and node.output[0] != "head":
+            assert weights[node.input[1]].shape[0] % 16 == 0, node.output[0]
+    assert weights["head/w"].shape[:2] == (16, 48)
+    # 24 → 28 fits the first block of 32 (the Pad goes); 28 → 36 crosses into a second one
+    assert [n.output[0] for n in padded.graph.node if n.op_type == "Pad"] == ["b3/padded"]
+    assert "b2/pads" not in weights
