@@ -86,9 +86,10 @@ def hopper_jpeg() -> bytes:
     return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes()
 
 
-def bench_module(name: str) -> ModuleType:
-    """A script of ``bench/`` as a module (the tests run bounded forms of the benches)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+def script_module(folder: str, name: str) -> ModuleType:
+    """A script of ``bench/`` or ``tools/`` as a module (the tests run bounded forms of the benches
+    and the tools' functions)."""
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", REPO / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

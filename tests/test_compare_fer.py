@@ -3,23 +3,18 @@ pin checks and the install-size closure (on a fake site-packages)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import script_module
 
 from moodtune.emotion.labels import CLASSES
-
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "compare_fer.py"
 
 
 @pytest.fixture(scope="module")
 def cf():
-    spec = importlib.util.spec_from_file_location("compare_fer", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return script_module("bench", "compare_fer")
 
 
 def photo(emotion, faces=1):

@@ -372,17 +372,12 @@ def test_pad_channels_keeps_the_outputs_and_pads_to_blocks():
     """``tools/convert_blazeface.py``'s ``pad_channels`` (which the shipped detector models went
     through): the same outputs, every inner convolution's channels a multiple of 16, the
     channel ``Pad`` that padding makes unnecessary gone, and the head's outputs kept."""
-    import importlib.util
-    from pathlib import Path
-
     import onnx
     import onnxruntime as ort
+    from helpers import script_module
     from onnx import numpy_helper
 
-    spec = importlib.util.spec_from_file_location("convert_blazeface", Path(__file__).resolve().parents[1] / "tools" / "convert_blazeface.py")
-    assert spec and spec.loader
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = script_module("tools", "convert_blazeface")
 
     model = _blazeblock_graph()
     onnx.checker.check_model(model, full_check=True)

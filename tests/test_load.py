@@ -15,9 +15,9 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 pytest.importorskip("httpx")
 pytest.importorskip("psutil")
-from helpers import bench_module, serve  # noqa: E402
+from helpers import script_module, serve  # noqa: E402
 
-load = bench_module("load")
+load = script_module("bench", "load")
 ENDPOINTS, run_load, table = load.ENDPOINTS, load.run_load, load.table
 
 pytestmark = pytest.mark.slow
