@@ -23,17 +23,14 @@ ENDPOINTS, run_load, table = load.ENDPOINTS, load.run_load, load.table
 pytestmark = pytest.mark.slow
 
 CLIENTS, FLOOD_CLIENTS, SECONDS, MAX_REQUESTS = 50, 10, 8, 1500
-#: seconds of the same load before the measured phases, so that the thread pool's climb (below)
-#: is mostly over when the "after the warm-up" RSS is read (3 s was not, once the detector's
-#: channel-padded models made each thread's ONNX Runtime buffers larger: +32 to +36 MiB over
-#: the last phase in 2 of 3 runs, against +13 to +27 MiB with the unpadded models)
-WARMUP = 8
-#: RSS growth allowed (MiB) over the last phase, and since the warm-up. The server's RSS climbs
-#: for its first ~15 s under this load (the thread pool fills up to 40 threads, each with malloc
-#: arenas and ONNX Runtime buffers: ~250 -> ~300 MiB here, more on machines with more cores, hence
-#: the loose total), then levels off (measured: +3 MiB between 40 s and 85 s of load; +7 to +11 MiB
-#: over the last phase here). A leak of what a request holds (a decoded 512x600 upload is 0.9 MiB,
-#: ~400 analyze requests a phase) would exceed both bounds several times over.
+#: seconds of the same load before the measured phases (the thread pool fills up)
+WARMUP = 5
+#: RSS growth allowed (MiB) over the last phase, and since the warm-up. With one malloc arena per
+#: core (``moodtune.web.malloc``) the server's RSS levels off within ~20 s of this load (measured:
+#: +12 to +17 MiB over two 15 s phases; +10 MiB between 14 s and 73 s of the full mix). glibc's
+#: default arena per thread made it climb for minutes (+48 to +54 MiB; CI once saw +32 MiB over the
+#: last phase alone). A leak of what a request holds (a decoded 512x600 upload is 0.9 MiB, ~400
+#: analyze requests a phase) would exceed both bounds several times over.
 MAX_LAST_PHASE_GROWTH_MIB, MAX_TOTAL_GROWTH_MIB = 32, 128
 #: Good-request p95 with the flood / without. The flood takes CPU from the same (busy) cores, so
 #: some slowdown is expected; "much worse" (starved behind malformed requests) would be several x.

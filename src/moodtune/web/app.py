@@ -146,9 +146,13 @@ def websocket_impl() -> str:
 def run(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", workers: int = 1,
         settings: Settings | None = None) -> None:
     """Serve the app with uvicorn until interrupted; ``workers`` > 1 starts that many processes, each
-    building its own models and catalogue in its lifespan (settings reach them through the environment)."""
+    building its own models and catalogue in its lifespan (settings reach them through the environment).
+    The server's processes use one malloc arena per core (``moodtune.web.malloc``)."""
     import uvicorn
 
+    from moodtune.web.malloc import limit_arenas
+
+    limit_arenas()
     settings = settings or Settings()
     os.environ.update(settings.to_env())
     config: dict[str, Any] = dict(host=host, port=port, log_level=log_level, ws=websocket_impl(),
