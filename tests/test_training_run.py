@@ -236,7 +236,7 @@ def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
     assert "| 2/2 | 48x48 |" in lines["mini-Xception"]
     assert "training in progress" in lines["3-block CNN (32/64/128)"] and "0.4321" in lines["3-block CNN (32/64/128)"]
     assert "| 3/40 |" in lines["3-block CNN (32/64/128)"]
-    for name in ("Xception", "ResNet50V2", "VGG (Khaireddin & Chen)", "moodnet (flagship)"):
+    for name in ("Xception", "ResNet50V2", "VGG (Khaireddin & Chen)", "moodnet (flagship)", "moodnet, 1.5x widths"):
         assert "| not trained yet |" in lines[name]
     shipped = [v for k, v in lines.items() if k.startswith("**moodtune as shipped**")]
     card = json.loads((ASSETS / "emotion.json").read_text())
@@ -245,7 +245,7 @@ def test_benchmark_models_table_and_cache(runs, tmp_path, capsys):
     fer = lines["`fer` package (its shipped model)"]
     assert "| 0.658 |" in fer and "| 0.639 |" in fer and "measured by the team" in fer
     assert "smoke run on 200 faces" in out
-    assert md.read_text().count("| not trained yet |") == 4
+    assert md.read_text().count("| not trained yet |") == 5
     assert (runs_dir / "benchmark-cache.json").is_file()
 
     assert main(args) == 0  # second time: everything from the cache, same table

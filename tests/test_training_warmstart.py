@@ -12,7 +12,7 @@ from moodtune.config import ASSETS, data_dir  # noqa: E402
 from moodtune.emotion.classifier import EmotionClassifier  # noqa: E402
 from moodtune.errors import MoodtuneError  # noqa: E402
 from moodtune.training.export import export_onnx, normalise, quantize_onnx  # noqa: E402
-from moodtune.training.warmstart import load_onnx_into  # noqa: E402
+from moodtune.training.warmstart import load_onnx_into, onnx_weights, widen  # noqa: E402
 from moodtune.training.zoo import create_model  # noqa: E402
 
 WIDTHS = (8, 16, 16, 32)  # a small moodnet: same layer pattern as the shipped one
@@ -77,10 +77,31 @@ def test_int8_export_loads_dequantised(tmp_path):
     assert not np.array_equal(got, want)
 
 
-def test_a_different_architecture_is_refused(tmp_path):
+def test_a_different_architecture_or_a_narrower_one_is_refused(tmp_path):
     path = export_onnx(trained_bn_model(), tmp_path / "m.onnx", tta="none", card={})
     with pytest.raises(MoodtuneError, match="do not match"):
-        load_onnx_into(create_model("moodnet"), path)
+        load_onnx_into(create_model("cnn3"), path)
+    with pytest.raises(MoodtuneError, match="cannot widen layer 1"):
+        load_onnx_into(create_model("moodnet", widths=(8, 8, 16, 32)), path)
+
+
+def test_a_wider_model_loads_the_same_function(tmp_path):
+    path = export_onnx(trained_bn_model(), tmp_path / "m.onnx", tta="none", card={})
+    faces = random_faces(64, seed=5)
+    expected = EmotionClassifier.load(path).predict(faces)
+    wide = create_model("moodnet", widths=(12, 24, 20, 48))
+    layers = onnx_weights(path)
+    exact = widen(layers, [tuple(m.weight.shape) for m in wide.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))], noise=0)
+    assert [w.shape for _, w, _ in exact] == [(12, 1, 3, 3), (24, 12, 3, 3), (24, 24, 3, 3), (20, 24, 3, 3), (20, 20, 3, 3),
+                                             (48, 20, 3, 3), (48, 48, 3, 3), (7, 48)]
+    assert np.array_equal(exact[0][1][:8], layers[0][1]) and np.array_equal(exact[-1][2], layers[-1][2])
+    calib = normalise(torch.from_numpy(random_faces(256, seed=2)).float()[:, None])
+    assert np.abs(torch_probs(load_onnx_into(wide, path, calibration=calib, noise=0), faces) - expected).max() < 1e-6
+    model = load_onnx_into(wide, path, calibration=calib)  # widen's default noise on the copies
+    got = torch_probs(model, faces)
+    assert np.abs(got - expected).max() > 1e-6  # the copies have moved apart
+    assert np.abs(got - expected).max() < 0.05 and (got.argmax(1) == expected.argmax(1)).mean() > 0.9
+    assert next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight.shape == (12, 1, 3, 3)
 
 
 FER = data_dir() / "fer2013"
@@ -97,7 +118,8 @@ def test_the_shipped_model_loads_back_and_answers_as_the_runtime_does(tmp_path):
     # the shipped graph is an ensemble: its first member (cut out of the graph) is what loads back
     member = tmp_path / "member0.onnx"
     onnx.utils.extract_model(str(ASSETS / "emotion.onnx"), str(member), ["faces"], ["m0_probabilities"])
-    model = load_onnx_into(create_model("moodnet"), ASSETS / "emotion.onnx",
-                           calibration=normalise(torch.from_numpy(faces).float()[:, None]))
+    calib = normalise(torch.from_numpy(faces).float()[:, None])
     runtime = EmotionClassifier.load(member)._run(faces, 256)  # the single pass, no mirror
-    assert (torch_probs(model, faces).argmax(1) == runtime.argmax(1)).mean() > 0.95
+    for name in ("moodnet", "moodnet_wide"):  # moodnet_wide: widened, with noise on the copies
+        model = load_onnx_into(create_model(name), ASSETS / "emotion.onnx", calibration=calib)
+        assert (torch_probs(model, faces).argmax(1) == runtime.argmax(1)).mean() > 0.95, name

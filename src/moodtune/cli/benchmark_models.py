@@ -32,6 +32,7 @@ DISPLAY = {
     "resnet50v2": "ResNet50V2",
     "vgg_kc": "VGG (Khaireddin & Chen)",
     "moodnet": "moodnet (flagship)",
+    "moodnet_wide": "moodnet, 1.5x widths",
 }
 
 #: The ``fer`` package, measured by the team on FER2013 PrivateTest (not re-run by this command).

@@ -214,3 +214,10 @@ def moodnet(num_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256)) 
             layers.append(nn.MaxPool2d(2))
         cin = c
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4), nn.Linear(cin, num_classes))
+
+
+@register("moodnet_wide")
+def moodnet_wide(num_classes: int = 7) -> nn.Module:
+    """moodnet at 1.5x the widths (48/96/192/384): about 2.2x the multiply-adds; ``--init-onnx``
+    widens a shipped moodnet into it (``training.warmstart.widen``)."""
+    return moodnet(num_classes, widths=(48, 96, 192, 384))
